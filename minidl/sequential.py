@@ -1,0 +1,226 @@
+"""``Sequential``: a multi-layer perceptron as a list of layers (Section IV), with the
+Keras-like ``fit`` / ``predict`` / ``evaluate`` / ``summary``."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .layers import Linear
+from .module import Module
+from .training import History, check_data, make_generators, metrics, resolve_loss, train
+from .utils import labels_of
+
+
+class Sequential(Module):
+    """Layers applied one after the other. Itself a ``Module``.
+
+    >>> model = Sequential(Linear(2, 25), ReLU(), Linear(25, 25), ReLU(),
+    ...                    Linear(25, 25), Tanh(), Linear(25, 2))
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        self.layers: list[Module] = []
+        for layer in layers:
+            self.add_layer(layer)
+
+    # --- building ------------------------------------------------------------------------
+    def add_layer(self, layer: Module) -> "Sequential":
+        """Append ``layer``, after checking that its input size fits the current output size."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"add_layer: expected a minidl Module (Linear, ReLU, Tanh, ...), "
+                            f"got {type(layer).__name__}")
+        if layer is self:
+            raise ValueError("add_layer: a Sequential cannot contain itself")
+        first = _first_linear(layer)
+        if first is not None and self.linears:
+            last = self.linears[-1]
+            if first.in_features != last.out_features:
+                raise ValueError(f"add_layer: {first!r} takes {first.in_features} input features, but the "
+                                 f"model so far ({last!r}) outputs {last.out_features}")
+            if first.runs != last.runs or first.weight.dtype != last.weight.dtype:
+                raise ValueError(f"add_layer: {first!r} has runs={first.runs}, dtype={first.weight.dtype}; "
+                                 f"the model has runs={last.runs}, dtype={last.weight.dtype}")
+        self.layers.append(layer)
+        return self
+
+    @property
+    def linears(self) -> list[Linear]:
+        out = []
+        for layer in self.layers:
+            out += layer.linears if isinstance(layer, Sequential) else [layer] if isinstance(layer, Linear) else []
+        return out
+
+    def _need_linear(self) -> Linear:
+        if not self.linears:
+            raise ValueError("this Sequential has no Linear layer yet: add one with add_layer(Linear(...))")
+        return self.linears[0]
+
+    @property
+    def in_features(self) -> int:
+        return self._need_linear().in_features
+
+    @property
+    def out_features(self) -> int:
+        self._need_linear()
+        return self.linears[-1].out_features
+
+    @property
+    def runs(self) -> int | None:
+        return self._need_linear().runs
+
+    @property
+    def lead_dims(self) -> int:
+        return 0 if self.runs is None else 1
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._need_linear().weight.dtype
+
+    # --- the Module interface --------------------------------------------------------------
+    def forward(self, model_input: torch.Tensor) -> torch.Tensor:
+        x = model_input
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
+        g = grad_wrt_output
+        for layer in reversed(self.layers):
+            g = layer.backward(g)
+        return g
+
+    def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [pair for layer in self.layers for pair in layer.param()]
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def gradient_step(self, step_size: float) -> None:
+        for layer in self.layers:
+            layer.gradient_step(step_size)
+
+    def output_features(self, input_features: int) -> int:
+        for layer in self.layers:
+            input_features = layer.output_features(input_features)
+        return input_features
+
+    # --- training and using ------------------------------------------------------------------
+    def fit(self, x_train: torch.Tensor, y_train: torch.Tensor,
+            x_validation: torch.Tensor | None = None, y_validation: torch.Tensor | None = None, *,
+            epochs: int = 100, step_size: float = 0.01, batch_size: int = 1, momentum: float = 0.0,
+            decay: float = 0.9, loss="mse", seed: int | None = None,
+            generator: torch.Generator | None = None, callback=None) -> History:
+        """Train with SGD (Algorithm 1) and return a Keras-like ``History``.
+
+        - ``batch_size=1`` (default): per-sample SGD; ``batch_size=k``: batch gradient descent
+          on the mean gradient of k samples.
+        - ``step_size`` is multiplied by ``decay`` after each epoch (0.9 in the paper; 1 keeps
+          it constant). The default 0.01 is the paper's experiments' value: the paper's
+          signature shows 0.1, with which this network diverges under the paper's own loss.
+        - ``momentum=beta`` uses the paper's EMA momentum (``minidl.optim.SGD``).
+        - ``loss='mse'`` is the paper's formula, ``'elementwise'`` the per-element mean.
+        - ``y`` may be int labels ``(N,)`` or one-hot targets ``(N, C)``; validation is optional.
+        - ``seed`` or ``generator`` fixes the shuffling: same seed, same history.
+        - ``callback(epoch, logs)`` is called after each epoch (logs hold 0-d tensors).
+
+        Raises ``DivergenceError`` if the loss becomes NaN or infinite (the model then keeps the
+        weights it had at the start of that epoch).
+        """
+        if self.linears and self.runs is not None:
+            raise TypeError("fit: this model trains several runs at once; use minidl.runs.fit_runs")
+        generators = make_generators(seed, generator)
+        logs = train(self, x_train, y_train, x_validation, y_validation, epochs=epochs,
+                     step_size=step_size, batch_size=batch_size, momentum=momentum, decay=decay,
+                     loss=loss, generators=generators, callback=callback)
+        params = dict(epochs=epochs, step_size=step_size, batch_size=batch_size,
+                      momentum=momentum, decay=decay, loss=resolve_loss(loss).__name__)
+        return History({k: v.tolist() for k, v in logs.items()}, params)
+
+    def predict(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Class labels (int64, shape ``(N,)``) predicted for ``x``: the arg-max output."""
+        if y is not None:   # the paper's signature; labels are not needed to predict
+            check_data(self, x, y, "")
+        else:
+            check_data(self, x, torch.zeros(x.shape[:-1] if isinstance(x, torch.Tensor) else 0,
+                                            dtype=torch.long), "")
+        return labels_of(self.forward(x))
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss="mse") -> dict[str, float]:
+        """``{'loss': float, 'accuracy': float}`` on (x, y)."""
+        x, t = check_data(self, x, y, "")
+        value, accuracy = metrics(self, x, t, resolve_loss(loss))
+        return {"loss": value.item(), "accuracy": accuracy.item()}
+
+    def summary(self) -> str:
+        """A Keras-like table: layer (type), output shape, number of parameters, totals."""
+        rows, features = [], self.in_features if self.linears else None
+        for i, layer in enumerate(self.layers):
+            features = layer.output_features(features) if features is not None else None
+            n = sum(value.numel() for value, _ in layer.param())
+            rows.append((f"{i} {layer!r}", f"(N, {features})", f"{n:,}"))
+        header = ("Layer (type)", "Output Shape", "Param #")
+        widths = [max(len(r[c]) for r in rows + [header]) for c in range(3)]
+        line = lambda r: "  ".join(r[c].ljust(widths[c]) for c in range(3)).rstrip()
+        total = sum(value.numel() for value, _ in self.param())
+        rule = "=" * len(line(header))
+        return "\n".join([line(header), rule, *map(line, rows), rule, f"Total params: {total:,}"])
+
+    # --- saving and loading --------------------------------------------------------------------
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Parameters by name: ``'0.weight'``, ``'0.bias'``, ``'2.weight'``, ..."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if not isinstance(state, dict):
+            raise TypeError(f"load_state_dict: expected a dict of tensors, got {type(state).__name__}")
+        own = self.state_dict()
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"load_state_dict: the state does not fit this model ({len(self.layers)} layers): "
+                             f"missing {missing}, unexpected {unexpected}")
+        for key, value in own.items():             # check everything before changing anything
+            given = state[key]
+            if not isinstance(given, torch.Tensor) or given.shape != value.shape:
+                got = tuple(given.shape) if isinstance(given, torch.Tensor) else type(given).__name__
+                i = int(key.split(".")[0])
+                raise ValueError(f"load_state_dict: layer {i} {self.layers[i]!r} expects {key} of shape "
+                                 f"{tuple(value.shape)}, the state has {got}")
+        for i, layer in enumerate(self.layers):
+            prefix = f"{i}."
+            layer.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the architecture and the weights to ``path`` (``torch.save``)."""
+        torch.save({"format": "minidl-1", "architecture": [repr(l) for l in self.layers],
+                    "state_dict": self.state_dict()}, path)
+
+    def load(self, path: str | os.PathLike) -> "Sequential":
+        """Load weights saved by ``save`` into this model (same architecture), in place."""
+        try:
+            saved = torch.load(path, weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception as error:   # truncated or not a torch file at all
+            raise ValueError(f"load: {os.fspath(path)!r} is not a readable minidl model file "
+                             f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from error
+        if not isinstance(saved, dict) or saved.get("format") != "minidl-1":
+            raise ValueError(f"load: {os.fspath(path)!r} was not written by Sequential.save")
+        if saved["architecture"] != [repr(l) for l in self.layers]:
+            raise ValueError(f"load: the file holds {saved['architecture']}, this model is "
+                             f"{[repr(l) for l in self.layers]}")
+        self.load_state_dict(saved["state_dict"])
+        return self
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)" if inner else "Sequential()"
+
+
+def _first_linear(layer: Module) -> Linear | None:
+    if isinstance(layer, Linear):
+        return layer
+    if isinstance(layer, Sequential) and layer.linears:
+        return layer.linears[0]
+    return None

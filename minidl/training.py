@@ -1,0 +1,163 @@
+"""The training loop of Algorithm 1, shared by ``Sequential.fit`` and by ``runs.fit_runs``.
+
+One epoch: shuffle the training set, then for each batch (one sample by default)
+``zero_grad`` -> ``forward`` -> loss gradient (eq. 1) -> ``backward`` -> gradient step; then
+multiply the step size by ``decay`` and record the loss and accuracy on the whole training
+(and validation) set. Tensors may carry a leading run dimension: R models train at once,
+each with its own data, weights and shuffling order.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from ._checks import check_finite, check_float_tensor, check_int, check_positive_number
+from .losses import LOSSES, ElementwiseMSE, MSE
+from .optim import SGD, check_step_size, decayed_step_size
+from .utils import as_targets, labels_of
+from ._checks import check_fraction
+
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+class History:
+    """What ``fit`` returns, as in Keras: ``history.history`` maps ``'loss'``, ``'accuracy'``,
+    ``'val_loss'``, ``'val_accuracy'`` to lists with one float per epoch."""
+
+    def __init__(self, history: dict[str, list[float]], params: dict[str, object]) -> None:
+        self.history = history
+        self.params = params
+        self.epoch = list(range(len(history.get("loss", []))))
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 5) for k, v in self.history.items() if v}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+class DivergenceError(ArithmeticError):
+    """Training produced a NaN or infinite loss. The model was put back to the weights it had
+    at the start of that epoch (the last finite ones); ``history`` holds the epochs before."""
+
+    def __init__(self, message: str, epoch: int, history: dict[str, torch.Tensor]) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.history = history
+
+
+def resolve_loss(loss):
+    if loss in (MSE, ElementwiseMSE):
+        return loss
+    if isinstance(loss, str) and loss in LOSSES:
+        return LOSSES[loss]
+    raise ValueError(f"loss: expected one of {sorted(LOSSES)} (or the class MSE / ElementwiseMSE), got {loss!r}")
+
+
+def check_data(model, x, y, name: str):
+    """Validate a (features, labels) pair for ``model`` and return (x, one-hot targets)."""
+    xname, yname = ("x", "y") if name == "" else (f"x_{name}", f"y_{name}")
+    dtype, lead = model.dtype, model.lead_dims
+    check_float_tensor(x, xname, dtype)
+    if x.dim() != lead + 2 or x.shape[-1] != model.in_features or (lead and x.shape[0] != model.runs):
+        want = "(N, {f})" if not lead else "(runs={r}, N, {f})"
+        raise ValueError(f"{xname}: expected shape {want.format(f=model.in_features, r=model.runs)}, "
+                         f"got {tuple(x.shape)}")
+    if x.shape[-2] == 0:
+        raise ValueError(f"{xname}: expected at least one sample, got an empty tensor {tuple(x.shape)}")
+    check_finite(x, xname)
+    t = as_targets(y, model.out_features, dtype, yname)
+    if t.shape[:-1] != x.shape[:-1]:
+        raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
+                         f"{xname} {tuple(x.shape)} and {yname} {tuple(y.shape)}")
+    return x, t
+
+
+def metrics(model, x: torch.Tensor, t: torch.Tensor, loss) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, accuracy) of ``model`` on (x, one-hot t): tensors of shape () or (R,)."""
+    out = model.forward(x)
+    correct = labels_of(out) == labels_of(t)
+    return loss.compute_loss(out, t), correct.to(x.dtype).mean(-1)
+
+
+def shuffled_order(n: int, generators: list[torch.Generator | None], runs: int | None) -> torch.Tensor:
+    """A fresh random order of the n samples: (n,), or (R, n) with one order per run."""
+    if runs is None:
+        return torch.randperm(n, generator=generators[0])
+    gens = generators if len(generators) == runs else generators * runs
+    return torch.stack([torch.randperm(n, generator=g) for g in gens])
+
+
+def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 100,
+          step_size: float = 0.01, batch_size: int = 1, momentum: float = 0.0, decay: float = 0.9,
+          loss="mse", generators: list[torch.Generator | None] = (None,),
+          callback: Callable[[int, dict[str, torch.Tensor]], None] | None = None) -> dict[str, torch.Tensor]:
+    """Train ``model`` in place; return the per-epoch metrics as tensors ``(epochs,)`` or
+    ``(epochs, R)``. Every argument is checked before anything changes."""
+    loss = resolve_loss(loss)
+    x, t = check_data(model, x, y, "train")
+    if (x_validation is None) != (y_validation is None):
+        raise ValueError("x_validation and y_validation: give both or neither, got only "
+                         + ("y_validation" if x_validation is None else "x_validation"))
+    validation = None if x_validation is None else check_data(model, x_validation, y_validation, "validation")
+    check_int(epochs, "epochs", 1)
+    step_size = check_step_size(step_size)
+    n = x.shape[-2]
+    check_int(batch_size, "batch_size", 1, n)
+    momentum = check_fraction(momentum, "momentum")
+    decay = check_positive_number(decay, "decay")
+    if decay > 1:
+        raise ValueError(f"decay: expected a number in (0, 1] (the paper uses 0.9), got {decay!r}")
+
+    params = model.param()
+    if momentum > 0:
+        gradient_step = SGD(params, momentum).step     # velocities live in the optimizer
+    else:
+        gradient_step = model.gradient_step            # the paper's thin path, eqs. (6), (7)
+    history: dict[str, list[torch.Tensor]] = {k: [] for k in (METRICS if validation else METRICS[:2])}
+
+    for epoch in range(epochs):
+        eta = decayed_step_size(step_size, decay, epoch)
+        last_finite = [value.clone() for value, _ in params]
+        order = shuffled_order(n, generators, model.runs).unsqueeze(-1)
+        xs, ts = x.take_along_dim(order, dim=-2), t.take_along_dim(order, dim=-2)
+        for xb, tb in zip(xs.split(batch_size, dim=-2), ts.split(batch_size, dim=-2)):
+            model.zero_grad()
+            model.backward(loss.compute_grad(model.forward(xb), tb))
+            gradient_step(eta)
+
+        logs = dict(zip(("loss", "accuracy"), metrics(model, x, t, loss)))
+        if validation:
+            logs.update(zip(("val_loss", "val_accuracy"), metrics(model, *validation, loss)))
+        if not bool(torch.isfinite(logs["loss"]).all()):
+            for (value, _), old in zip(params, last_finite):
+                value.copy_(old)
+            bad = "" if model.runs is None else (
+                f" in runs {torch.nonzero(~torch.isfinite(logs['loss'])).flatten().tolist()}")
+            raise DivergenceError(
+                f"training diverged at epoch {epoch + 1}{bad}: the loss is {logs['loss'].flatten()[0].item()} "
+                f"with step size {eta:.3g}; try a smaller step_size (e.g. {step_size / 10:g}). "
+                f"The model keeps its weights from the start of epoch {epoch + 1}.",
+                epoch + 1, {k: torch.stack(v) for k, v in history.items() if v})
+        for k, v in logs.items():
+            history[k].append(v)
+        if callback is not None:
+            callback(epoch, logs)
+    return {k: torch.stack(v) for k, v in history.items()}
+
+
+def make_generators(seed: int | None, generator) -> list[torch.Generator | None]:
+    """The random streams of a fit: from ``seed``, from ``generator`` (one, or one per run), or
+    torch's global generator when neither is given."""
+    if seed is not None and generator is not None:
+        raise ValueError("fit: give seed or generator, not both")
+    if seed is not None:
+        check_int(seed, "seed", 0)
+        return [torch.Generator().manual_seed(seed)]
+    if generator is None:
+        return [None]
+    gens = list(generator) if isinstance(generator, (list, tuple)) else [generator]
+    for g in gens:
+        if not isinstance(g, torch.Generator):
+            raise TypeError(f"generator: expected a torch.Generator (or a list of them), got {type(g).__name__}")
+    return gens

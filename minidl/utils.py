@@ -1,0 +1,53 @@
+"""The data set of Section II, and the label/target conversions that training needs."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._checks import check_int, check_tensor
+
+RADIUS = 1.0 / math.sqrt(2.0 * math.pi)    # disk area pi r^2 = 1/2: half the unit square
+CENTRE = (0.5, 0.5)
+
+
+def build_data(n: int = 1000, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points uniform in [0, 1]^2, labelled 1 inside the disk of centre (0.5, 0.5) and
+    radius 1/sqrt(2 pi), 0 outside.
+
+    Returns ``x`` of shape ``(n, 2)`` and dtype ``dtype``, and ``y`` of shape ``(n,)``, int64.
+    The disk has area 1/2, so the two classes are balanced in expectation.
+    """
+    check_int(n, "build_data n", 1)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"build_data generator: expected a torch.Generator, got {type(generator).__name__}")
+    x = torch.rand(n, 2, generator=generator, dtype=dtype)
+    inside = (x - torch.tensor(CENTRE, dtype=dtype)).pow(2).sum(1) < RADIUS ** 2
+    return x, inside.long()
+
+
+def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Integer labels of shape ``(..., N)`` to one-hot targets ``(..., N, num_classes)``."""
+    out = torch.zeros(*labels.shape, num_classes, dtype=dtype)
+    return out.scatter_(-1, labels.unsqueeze(-1), 1.0)
+
+
+def as_targets(y, num_classes: int, dtype: torch.dtype, name: str = "y") -> torch.Tensor:
+    """Accept int labels ``(N,)`` or one-hot targets ``(N, C)`` (with a leading run dimension
+    when training many runs) and return float one-hot targets, or raise naming what is wrong."""
+    check_tensor(y, name)
+    if not y.is_floating_point() and y.dtype != torch.bool:
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+            raise ValueError(f"{name}: labels must be in [0, {num_classes - 1}] for a model with "
+                             f"{num_classes} outputs, got values from {int(y.min())} to {int(y.max())}")
+        return one_hot(y, num_classes, dtype)
+    if y.dtype == torch.bool or y.dim() == 0 or y.shape[-1] != num_classes:
+        raise TypeError(f"{name}: expected int64 labels (N,) or float one-hot targets (N, {num_classes}), "
+                        f"got dtype {y.dtype} with shape {tuple(y.shape)}")
+    return y.to(dtype)
+
+
+def labels_of(targets: torch.Tensor) -> torch.Tensor:
+    """Class labels from one-hot targets (or from network outputs): the arg-max."""
+    return targets.argmax(-1)
