@@ -15,9 +15,11 @@ from ._checks import check_float_tensor, check_int, check_tensor
 from .module import Module
 
 
-def _addmm(bias: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``bias + a @ b``, over an optional leading run dimension (one kernel call)."""
-    return torch.addmm(bias, a, b) if a.dim() == 2 else torch.baddbmm(bias, a, b)
+def _affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``x w^T + b`` (one kernel call), over an optional leading run dimension."""
+    if x.dim() == 2:
+        return torch.addmm(bias, x, weight.mT)
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.mT)
 
 
 def _addmm_(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
@@ -87,7 +89,7 @@ class Linear(Module):
                 or (self.runs is not None and input.shape[0] != self.runs)):
             self._reject_input(input)
         self.input = input
-        return _addmm(self.bias.unsqueeze(-2), input, self.weight.mT)   # s = x w^T + b
+        return _affine(input, self.weight, self.bias)     # s = x w^T + b
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
         g = grad_wrt_output

@@ -109,6 +109,20 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
     if decay > 1:
         raise ValueError(f"decay: expected a number in (0, 1] (the paper uses 0.9), got {decay!r}")
 
+    # The tensors of a training step are tiny: starting threads for them costs far more than
+    # the arithmetic (and is ruinous on a busy machine), so training runs on one thread.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum,
+                           decay, loss, generators, callback)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum, decay, loss,
+                generators, callback) -> dict[str, torch.Tensor]:
+    n = x.shape[-2]
     params = model.param()
     if momentum > 0:
         gradient_step = SGD(params, momentum).step     # velocities live in the optimizer
