@@ -94,7 +94,8 @@ class Linear(Module):
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
         g = grad_wrt_output
         if self.input is None:
-            raise RuntimeError(f"{self!r}.backward() called before forward(): there is no input to differentiate at")
+            raise ValueError(f"{self!r}.backward: expected forward(input) to be called first, got no stored "
+                             f"input to differentiate at (backward() called before forward())")
         expected = (*self.input.shape[:-1], self.out_features)
         if not isinstance(g, torch.Tensor) or g.shape != expected:
             got = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
@@ -156,7 +157,8 @@ class _Activation(Module):
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
         if self.output is None:
-            raise RuntimeError(f"{self!r}.backward() called before forward(): there is no input to differentiate at")
+            raise ValueError(f"{self!r}.backward: expected forward(input) to be called first, got no stored "
+                             f"input to differentiate at (backward() called before forward())")
         if not isinstance(grad_wrt_output, torch.Tensor) or grad_wrt_output.shape != self.output.shape:
             got = tuple(grad_wrt_output.shape) if isinstance(grad_wrt_output, torch.Tensor) else type(grad_wrt_output).__name__
             raise ValueError(f"{self!r}.backward: expected a gradient of shape {tuple(self.output.shape)}, got {got}")
