@@ -16,9 +16,14 @@ def check_tensor(value, name: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise TypeError(
             f"{name}: expected a torch.Tensor, got {type(value).__name__}; "
-            f"convert it first, e.g. torch.as_tensor({name}, dtype=torch.float32)"
+            f"convert it first, e.g. torch.as_tensor({_variable(name)}, dtype=torch.float32)"
         )
     return value
+
+
+def _variable(name: str) -> str:
+    """``name`` if it can be a variable in a hint like ``x.float()``, else ``x``."""
+    return name if name.isidentifier() else "x"
 
 
 def check_float_tensor(value, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -27,12 +32,12 @@ def check_float_tensor(value, name: str, dtype: torch.dtype | None = None) -> to
     if not value.is_floating_point():
         raise TypeError(
             f"{name}: expected a floating-point tensor, got dtype {value.dtype}; "
-            f"convert it with {name}.float()"
+            f"convert it with {_variable(name)}.float()"
         )
     if dtype is not None and value.dtype != dtype:
         raise TypeError(
             f"{name}: expected dtype {dtype} (the model's dtype), got {value.dtype}; "
-            f"convert it with {name}.to({dtype})"
+            f"convert it with {_variable(name)}.to({dtype})"
         )
     return value
 
