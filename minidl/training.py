@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from ._checks import check_finite, check_float_tensor, check_int, check_positive_number
+from ._checks import check_finite, check_float_tensor, check_int, check_positive_number, check_tensor
 from .losses import LOSSES, ElementwiseMSE, MSE
 from .optim import SGD, check_step_size, decayed_step_size
 from .utils import as_targets, labels_of
@@ -66,7 +66,16 @@ def check_data(model, x, y, name: str):
     if x.shape[-2] == 0:
         raise ValueError(f"{xname}: expected at least one sample, got an empty tensor {tuple(x.shape)}")
     check_finite(x, xname)
+    check_tensor(y, yname)
+    if y.dim() != x.dim() - (not y.is_floating_point()):     # labels (N,) or one-hot (N, C)
+        hint = (f"; float labels? convert them with {yname}.long()" if y.dim() == x.dim() - 1 else
+                f"; a column of labels? use {yname}.squeeze(-1)" if y.dim() == x.dim() and y.shape[-1] == 1 else
+                f"; integer one-hot targets? convert them with {yname}.float()" if y.dim() == x.dim() else "")
+        raise ValueError(f"{yname}: expected int64 labels of shape {tuple(x.shape[:-1])} or float one-hot "
+                         f"targets of shape {(*x.shape[:-1], model.out_features)}, got dtype {y.dtype} "
+                         f"with shape {tuple(y.shape)}{hint}")
     t = as_targets(y, model.out_features, dtype, yname)
+    check_finite(t, yname)
     if t.shape[:-1] != x.shape[:-1]:
         raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
                          f"{xname} {tuple(x.shape)} and {yname} {tuple(y.shape)}")
@@ -108,6 +117,8 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
     decay = check_positive_number(decay, "decay")
     if decay > 1:
         raise ValueError(f"decay: expected a number in (0, 1] (the paper uses 0.9), got {decay!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a function callback(epoch, logs) or None, got {type(callback).__name__}")
 
     # The tensors of a training step are tiny: starting threads for them costs far more than
     # the arithmetic (and is ruinous on a busy machine), so training runs on one thread.
