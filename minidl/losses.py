@@ -32,6 +32,9 @@ def _check_pair(predictions, targets) -> None:
     if predictions.dtype != targets.dtype:
         raise TypeError(f"MSE: predictions and targets must have the same dtype, got "
                         f"{predictions.dtype} and {targets.dtype}")
+    if not predictions.is_floating_point():
+        raise TypeError(f"MSE: expected floating-point predictions and targets, got {predictions.dtype}; "
+                        f"convert them with .float()")
 
 
 class MSE:

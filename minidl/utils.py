@@ -22,6 +22,8 @@ def build_data(n: int = 1000, *, generator: torch.Generator | None = None,
     check_int(n, "build_data n", 1)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"build_data generator: expected a torch.Generator, got {type(generator).__name__}")
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"build_data dtype: expected a floating-point torch.dtype, got {dtype!r}")
     x = torch.rand(n, 2, generator=generator, dtype=dtype)
     inside = (x - torch.tensor(CENTRE, dtype=dtype)).pow(2).sum(1) < RADIUS ** 2
     return x, inside.long()
