@@ -3,6 +3,7 @@ Keras-like ``fit`` / ``predict`` / ``evaluate`` / ``summary``."""
 from __future__ import annotations
 
 import os
+import zipfile
 
 import torch
 
@@ -187,6 +188,8 @@ class Sequential(Module):
                 i = int(key.split(".")[0])
                 raise ValueError(f"load_state_dict: layer {i} {self.layers[i]!r} expects {key} of shape "
                                  f"{tuple(value.shape)}, the state has {got}")
+            if not given.is_floating_point():
+                raise TypeError(f"load_state_dict: {key} must be a floating-point tensor, got {given.dtype}")
         for i, layer in enumerate(self.layers):
             prefix = f"{i}."
             layer.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
@@ -199,17 +202,26 @@ class Sequential(Module):
     def load(self, path: str | os.PathLike) -> "Sequential":
         """Load weights saved by ``save`` into this model (same architecture), in place."""
         try:
+            with zipfile.ZipFile(path) as archive:     # torch.save writes a zip archive, and torch.load
+                corrupt = archive.testzip()            # does not check its CRCs: flipped bytes would
+            if corrupt is not None:                    # load as silently wrong weights
+                raise ValueError(f"{corrupt} fails its CRC check")
             saved = torch.load(path, weights_only=True)
         except FileNotFoundError:
             raise
-        except Exception as error:   # truncated or not a torch file at all
-            raise ValueError(f"load: {os.fspath(path)!r} is not a readable minidl model file "
-                             f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from error
-        if not isinstance(saved, dict) or saved.get("format") != "minidl-1":
+        except Exception as error:   # truncated, corrupt or not a torch file at all
+            reason = (str(error).splitlines() or [""])[0][:200]
+            raise ValueError(f"load: {os.fspath(path)!r} is not a readable minidl model file; is it "
+                             f"truncated or corrupt? ({type(error).__name__}: {reason})") from error
+        if (not isinstance(saved, dict) or saved.get("format") != "minidl-1"
+                or not isinstance(saved.get("architecture"), list) or not isinstance(saved.get("state_dict"), dict)):
             raise ValueError(f"load: {os.fspath(path)!r} was not written by Sequential.save")
-        if saved["architecture"] != [repr(l) for l in self.layers]:
-            raise ValueError(f"load: the file holds {saved['architecture']}, this model is "
-                             f"{[repr(l) for l in self.layers]}")
+        theirs, mine = saved["architecture"], [repr(l) for l in self.layers]
+        if theirs != mine:
+            i = next((i for i, (a, b) in enumerate(zip(theirs, mine)) if a != b), min(len(theirs), len(mine)))
+            at = lambda layers: layers[i] if i < len(layers) else "no layer"
+            raise ValueError(f"load: layer {i} does not match: the file holds {at(theirs)}, this model has "
+                             f"{at(mine)} (the file's model has {len(theirs)} layers, this one {len(mine)})")
         self.load_state_dict(saved["state_dict"])
         return self
 
