@@ -1,0 +1,141 @@
+"""Training: the paper's momentum is torch's SGD with lr = eta (1 - beta); batch GD uses the
+mean gradient of the batch; the paper's network learns the disk; fits are reproducible."""
+import pytest
+import torch
+
+from minidl import MSE, SGD, Linear, ReLU, Sequential, Tanh, build_data, paper_model
+from minidl.compare import fit_torch, torch_twin
+from minidl.utils import one_hot
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
+def test_momentum_equals_torch_sgd_with_scaled_lr(beta):
+    g = torch.Generator().manual_seed(0)
+    eta = 0.1
+    mine = [torch.randn(4, 3, generator=g, dtype=F64), torch.randn(3, generator=g, dtype=F64)]
+    theirs = [p.clone().requires_grad_() for p in mine]
+    grads = [torch.zeros_like(p) for p in mine]
+    sgd = SGD(list(zip(mine, grads)), momentum=beta)
+    reference = torch.optim.SGD(theirs, lr=eta * (1 - beta), momentum=beta)
+    for step in range(20):
+        for grad, p in zip(grads, theirs):
+            grad.copy_(torch.randn(grad.shape, generator=g, dtype=F64))
+            p.grad = grad.clone()
+        sgd.step(eta)
+        reference.step()
+    for a, b in zip(mine, theirs):
+        assert torch.allclose(a, b.detach(), rtol=0, atol=1e-12)
+
+
+def test_momentum_velocity_is_an_exponential_moving_average():
+    value, grad = torch.zeros(1, dtype=F64), torch.ones(1, dtype=F64)
+    sgd = SGD([(value, grad)], momentum=0.5)
+    sgd.step(1.0)                        # V1 = 0.5 * 0 + 0.5 * 1
+    assert sgd.velocities[0].item() == 0.5 and value.item() == -0.5
+    sgd.step(1.0)                        # V2 = 0.5 * 0.5 + 0.5 * 1
+    assert sgd.velocities[0].item() == 0.75 and value.item() == -1.25
+
+
+def test_batch_gradient_is_the_mean_of_per_sample_gradients():
+    g = torch.Generator().manual_seed(1)
+    model = paper_model(dtype=F64, generator=g)
+    x, t = torch.rand(8, 2, generator=g, dtype=F64), torch.rand(8, 2, generator=g, dtype=F64)
+    model.zero_grad()
+    model.backward(MSE.compute_grad(model.forward(x), t))
+    batch = [grad.clone() for _, grad in model.param()]
+    per_sample = [torch.zeros_like(b) for b in batch]
+    for i in range(8):
+        model.zero_grad()
+        model.backward(MSE.compute_grad(model.forward(x[i:i + 1]), t[i:i + 1]))
+        for acc, (_, grad) in zip(per_sample, model.param()):
+            acc += grad / 8
+    for a, b in zip(batch, per_sample):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(batch_size=10, momentum=0.5), dict(loss="elementwise", decay=1.0)])
+def test_fit_follows_the_torch_autograd_trajectory(kw):
+    g = torch.Generator().manual_seed(2)
+    x, y = build_data(200, generator=g, dtype=F64)
+    model = paper_model(dtype=F64, generator=g)
+    net = torch_twin(model)
+    h1 = model.fit(x, y, x, y, epochs=3, seed=7, **kw)
+    h2 = fit_torch(net, x, y, x, y, epochs=3, seed=7, **kw)
+    for a, b in zip(model.param(), net.parameters()):
+        assert torch.allclose(a[0], b.detach(), rtol=0, atol=1e-10)
+    assert h1.history["loss"] == pytest.approx(h2.history["loss"], abs=1e-10)
+
+
+def test_paper_network_learns_the_disk():
+    g = torch.Generator().manual_seed(0)
+    x, y = build_data(1000, generator=g)
+    x_test, y_test = build_data(1000, generator=g)
+    model = paper_model(generator=g)
+    history = model.fit(x, y, epochs=70, step_size=0.01, generator=g)
+    accuracy = model.evaluate(x_test, y_test)["accuracy"]
+    assert accuracy >= 0.95, f"test accuracy {accuracy:.4f} after 70 epochs"
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_history_has_keras_keys_one_entry_per_epoch():
+    x, y = build_data(50, generator=torch.Generator().manual_seed(0))
+    h = paper_model().fit(x, y, x, y, epochs=4, seed=0)
+    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 4 and all(isinstance(e, float) for e in v) for v in h.history.values())
+    h = paper_model().fit(x, y, epochs=2, seed=0)
+    assert set(h.history) == {"loss", "accuracy"}
+
+
+def test_same_seed_same_history_other_seed_other_history():
+    x, y = build_data(100, generator=torch.Generator().manual_seed(0))
+    runs = []
+    for seed in (5, 5, 6):
+        model = paper_model(generator=torch.Generator().manual_seed(1))
+        runs.append(model.fit(x, y, epochs=3, seed=seed).history["loss"])
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_one_hot_targets_train_like_int_labels():
+    x, y = build_data(60, generator=torch.Generator().manual_seed(0))
+    a = paper_model(generator=torch.Generator().manual_seed(1))
+    b = paper_model(generator=torch.Generator().manual_seed(1))
+    ha = a.fit(x, y, epochs=2, seed=3)
+    hb = b.fit(x, one_hot(y, 2), epochs=2, seed=3)
+    assert ha.history == hb.history
+
+
+def test_step_size_decays_by_the_factor_each_epoch():
+    """With one sample and a frozen gradient direction the update sizes shrink by `decay`."""
+    model = Sequential(Linear(1, 1, dtype=F64))
+    model.layers[0].weight.fill_(0.0)
+    model.layers[0].bias.fill_(0.0)
+    x, t = torch.zeros(1, 1, dtype=F64), torch.ones(1, 1, dtype=F64)
+    biases = []
+    for epoch in range(3):
+        model.fit(x, t, epochs=1, step_size=0.1 * 0.5 ** epoch, decay=1.0, seed=0)
+        biases.append(model.layers[0].bias.item())
+    model2 = Sequential(Linear(1, 1, dtype=F64))
+    model2.layers[0].weight.fill_(0.0)
+    model2.layers[0].bias.fill_(0.0)
+    model2.fit(x, t, epochs=3, step_size=0.1, decay=0.5, seed=0)
+    assert model2.layers[0].bias.item() == pytest.approx(biases[-1], abs=1e-15)
+
+
+def test_predict_returns_int64_labels_and_evaluate_floats():
+    x, y = build_data(30, generator=torch.Generator().manual_seed(0))
+    model = paper_model()
+    assert model.predict(x).dtype == torch.int64 and model.predict(x).shape == (30,)
+    result = model.evaluate(x, y)
+    assert set(result) == {"loss", "accuracy"} and all(isinstance(v, float) for v in result.values())
+
+
+def test_sequential_built_with_add_layer_equals_constructor():
+    g1, g2 = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    a = Sequential(Linear(2, 5, generator=g1), ReLU(), Linear(5, 2, generator=g1), Tanh())
+    b = Sequential()
+    for layer in (Linear(2, 5, generator=g2), ReLU(), Linear(5, 2, generator=g2), Tanh()):
+        b.add_layer(layer)
+    x = torch.rand(7, 2)
+    assert torch.equal(a.forward(x), b.forward(x))
