@@ -45,8 +45,9 @@ def as_targets(y, num_classes: int, dtype: torch.dtype, name: str = "y") -> torc
                              f"{num_classes} outputs, got values from {int(y.min())} to {int(y.max())}")
         return one_hot(y, num_classes, dtype)
     if y.dtype == torch.bool or y.dim() == 0 or y.shape[-1] != num_classes:
-        raise TypeError(f"{name}: expected int64 labels (N,) or float one-hot targets (N, {num_classes}), "
-                        f"got dtype {y.dtype} with shape {tuple(y.shape)}")
+        error = TypeError if y.dtype == torch.bool else ValueError    # float with the wrong width
+        raise error(f"{name}: expected int64 labels (N,) or float one-hot targets (N, {num_classes}), "
+                    f"got dtype {y.dtype} with shape {tuple(y.shape)}")
     return y.to(dtype)
 
 
