@@ -177,11 +177,9 @@ class Sequential(Module):
         if not isinstance(state, dict):
             raise TypeError(f"load_state_dict: expected a dict of tensors, got {type(state).__name__}")
         own = self.state_dict()
-        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise ValueError(f"load_state_dict: the state does not fit this model ({len(self.layers)} layers): "
-                             f"missing {missing}, unexpected {unexpected}")
         for key, value in own.items():             # check everything before changing anything
+            if key not in state:
+                continue                           # shapes first: they say most about another architecture
             given = state[key]
             if not isinstance(given, torch.Tensor) or given.shape != value.shape:
                 got = tuple(given.shape) if isinstance(given, torch.Tensor) else type(given).__name__
@@ -190,6 +188,10 @@ class Sequential(Module):
                                  f"{tuple(value.shape)}, the state has {got}")
             if not given.is_floating_point():
                 raise TypeError(f"load_state_dict: {key} must be a floating-point tensor, got {given.dtype}")
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"load_state_dict: the state does not fit this model ({len(self.layers)} layers): "
+                             f"missing {missing}, unexpected {unexpected}")
         for i, layer in enumerate(self.layers):
             prefix = f"{i}."
             layer.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})

@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from ._checks import check_finite, check_float_tensor, check_int, check_positive_number, check_tensor
+from ._checks import check_finite, check_float_tensor, check_int, check_positive_number
 from .losses import LOSSES, ElementwiseMSE, MSE
 from .optim import SGD, check_step_size, decayed_step_size
 from .utils import as_targets, labels_of
@@ -66,7 +66,9 @@ def check_data(model, x, y, name: str):
     if x.shape[-2] == 0:
         raise ValueError(f"{xname}: expected at least one sample, got an empty tensor {tuple(x.shape)}")
     check_finite(x, xname)
-    check_tensor(y, yname)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{yname}: expected a torch.Tensor of labels, got {type(y).__name__}; convert it "
+                        f"first, e.g. torch.as_tensor({yname}, dtype=torch.int64)")
     if y.dim() != x.dim() - (not y.is_floating_point()):     # labels (N,) or one-hot (N, C)
         hint = (f"; float labels? convert them with {yname}.long()" if y.dim() == x.dim() - 1 else
                 f"; a column of labels? use {yname}.squeeze(-1)" if y.dim() == x.dim() and y.shape[-1] == 1 else
