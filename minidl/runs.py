@@ -12,6 +12,7 @@ import torch
 
 from .layers import Linear
 from .sequential import Sequential
+from ._checks import check_int
 from .training import History, make_generators, resolve_loss, train
 from .utils import build_data
 
@@ -20,9 +21,12 @@ def stack_models(models: list[Sequential]) -> Sequential:
     """One model with a leading run dimension whose run r is a copy of ``models[r]``."""
     if not models or not all(isinstance(m, Sequential) for m in models):
         raise TypeError("stack_models: expected a non-empty list of Sequential models")
-    shapes = [[repr(l) for l in m.layers] for m in models]
+    if any(m.linears and m.runs is not None for m in models):
+        raise TypeError("stack_models: expected single-run models, got a model with a run dimension")
+    shapes = [[repr(l) for l in m.layers] + [m.dtype if m.linears else None] for m in models]
     if any(s != shapes[0] for s in shapes):
-        raise ValueError("stack_models: all models must have the same layers")
+        raise ValueError(f"stack_models: all models must have the same layers and dtype, got {shapes[0]} "
+                         f"and {next(s for s in shapes if s != shapes[0])}")
     layers = []
     for position, layer in enumerate(models[0].layers):
         if isinstance(layer, Linear):
@@ -38,6 +42,13 @@ def stack_models(models: list[Sequential]) -> Sequential:
 
 def unstack_model(model: Sequential, run: int, template: Sequential) -> Sequential:
     """Copy run ``run`` of a stacked ``model`` into ``template`` (a single-run model), in place."""
+    if not isinstance(model, Sequential) or not model.linears or model.runs is None:
+        got = f"runs={model.runs}" if isinstance(model, Sequential) and model.linears else repr(model)[:60]
+        raise TypeError(f"unstack_model model: expected a model with a run dimension (see stack_models), got {got}")
+    check_int(run, "unstack_model run", 0, model.runs - 1)
+    if not isinstance(template, Sequential) or (template.linears and template.runs is not None):
+        got = f"runs={template.runs}" if isinstance(template, Sequential) else type(template).__name__
+        raise TypeError(f"unstack_model template: expected a single-run Sequential, got {got}")
     state = {k: v[run] for k, v in model.state_dict().items()}
     template.load_state_dict(state)
     return template
@@ -66,6 +77,8 @@ def make_run(seed: int, model_factory, n_train: int = 1000, n_validation: int = 
              n_test: int = 0, dtype: torch.dtype = torch.float32):
     """Everything one run draws from its seed, in a fixed order: (generator, data, model).
 
+    ``model_factory(generator=, dtype=)`` builds the model, as ``paper_model`` does.
+
     ``data`` is ``(x_train, y_train, x_validation, y_validation[, x_test, y_test])``.
     """
     g = torch.Generator().manual_seed(seed)
@@ -73,7 +86,7 @@ def make_run(seed: int, model_factory, n_train: int = 1000, n_validation: int = 
     for n in (n_train, n_validation, n_test):
         if n:
             data += build_data(n, generator=g, dtype=dtype)
-    model = model_factory(generator=g)
+    model = model_factory(generator=g, dtype=dtype)
     return g, tuple(data), model
 
 

@@ -1,0 +1,294 @@
+"""`make benchmark`: how fast minidl trains the paper's network, against the alternatives.
+
+Everything is measured in this one process, on the same data (``build_data(1000)`` with a
+fixed seed) and from the same initial weights (``minidl.compare.torch_twin`` copies them):
+
+1. seconds per epoch of the paper's 2-25-25-25-2 network on 1000 samples, for minidl
+   per-sample SGD and batch GD, the same network in torch.nn + autograd + torch.optim.SGD
+   (``minidl.compare.fit_torch``, the same loop as ``Sequential.fit``), scikit-learn's
+   ``MLPClassifier`` and micrograd; the median of several repetitions, taken in turn
+   (round-robin) so that a burst of load on the machine hits every contestant alike;
+2. the 30-run Fig. 1 table: one run timed and multiplied by 30, against the 30 runs
+   trained at once by ``minidl.runs``;
+3. the playground's latency (``minidl.playground.measure_latency``);
+4. each target of issues 2, 4 and 5 next to its measured figure, PASS or MISS.
+
+The peers (scikit-learn, micrograd) come from requirements-benchmark.txt; a missing one is
+reported as skipped. Usage: ``python benchmarks/run.py [--quick]``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+
+import torch
+
+from minidl import build_data, paper_model
+from minidl.compare import fit_torch, torch_twin
+from minidl.runs import fit_runs, make_run, paper_runs
+
+SEED = 0
+N_SAMPLES = 1000
+STEP_SIZE = 0.01
+
+
+# --- the machine ------------------------------------------------------------------------------
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = "/".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return (f"machine: {cores} cores (nproc), CPU {cpu_model()}, load average {load} (1/5/15 min)\n"
+            f"python {platform.python_version()}, torch {torch.__version__}, "
+            f"torch.get_num_threads() = {torch.get_num_threads()}")
+
+
+# --- timing -----------------------------------------------------------------------------------
+
+class Contestant:
+    """One way of training: ``step()`` trains ``epochs_per_step`` epochs (or a fraction of one)."""
+
+    def __init__(self, name: str, step, epochs_per_step: float, note: str = "") -> None:
+        self.name, self.step, self.epochs_per_step, self.note = name, step, epochs_per_step, note
+        self.seconds: list[float] = []          # seconds per epoch, one per repetition
+
+    def time_once(self) -> None:
+        started = time.perf_counter()
+        self.step()
+        self.seconds.append((time.perf_counter() - started) / self.epochs_per_step)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def round_robin(contestants: list[Contestant], repetitions: int, warm_up: bool = True) -> None:
+    """One untimed warm-up step each, then ``repetitions`` timed steps each, taken in turn."""
+    for c in contestants if warm_up else ():
+        c.step()
+    for _ in range(repetitions):
+        for c in contestants:
+            c.time_once()
+
+
+# --- 1. seconds per epoch -----------------------------------------------------------------------
+
+def copy_of(model):
+    twin = paper_model()
+    twin.load_state_dict(model.state_dict())
+    return twin
+
+
+def torch_contestant(net, x, y, threads: int) -> Contestant:
+    """``fit_torch``, one epoch per step, on ``threads`` threads (minidl's fit uses one)."""
+    shuffle = torch.Generator().manual_seed(SEED + 1)     # the same shuffles as minidl's
+
+    def step():
+        default = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            fit_torch(net, x, y, epochs=1, step_size=STEP_SIZE, generator=shuffle)
+        finally:
+            torch.set_num_threads(default)
+    plural = "s" if threads > 1 else ""
+    default = " (torch's default)" if threads == torch.get_num_threads() else " (as minidl's fit trains)"
+    return Contestant(f"torch.nn + autograd + optim.SGD, per-sample, {threads} thread{plural}", step, 1,
+                      f"minidl.compare.fit_torch{default}")
+
+
+def sklearn_contestant(x, y) -> Contestant | None:
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+    classifier = MLPClassifier(hidden_layer_sizes=(25, 25, 25), solver="sgd", batch_size=1,
+                               learning_rate_init=STEP_SIZE, momentum=0.0, alpha=0.0, random_state=SEED)
+    xs, ys = x.numpy(), y.numpy()
+    classifier.partial_fit(xs, ys, classes=[0, 1])     # builds the network: sklearn's own init
+    return Contestant("scikit-learn MLPClassifier, per-sample SGD", lambda: classifier.partial_fit(xs, ys), 1,
+                      "partial_fit = one shuffled epoch; plain SGD (momentum=0, alpha=0); "
+                      "ReLU x3, 1 logistic output, log-loss")
+
+
+def micrograd_contestant(model, x, y, samples: int) -> Contestant | None:
+    try:
+        from micrograd.nn import MLP
+    except ImportError:
+        return None
+    random.seed(SEED)
+    net = MLP(2, [25, 25, 25, 2])     # ReLU on every hidden layer: micrograd's Value has no tanh
+    for layer, linear in zip(net.layers, model.linears):    # then minidl's initial weights
+        for neuron, row, bias in zip(layer.neurons, linear.weight.tolist(), linear.bias.tolist()):
+            for w, value in zip(neuron.w, row):
+                w.data = value
+            neuron.b.data = bias
+    params = net.parameters()
+    xs = x[:samples].tolist()
+    ts = [[1.0 - label, float(label)] for label in y[:samples].tolist()]
+
+    def step():
+        for xi, ti in zip(xs, ts):
+            net.zero_grad()
+            loss = sum((out - t) ** 2 for out, t in zip(net(xi), ti))     # the paper's MSE, one sample
+            loss.backward()
+            for p in params:
+                p.data -= STEP_SIZE * p.grad
+    return Contestant("micrograd, per-sample SGD", step, samples / N_SAMPLES,
+                      f"timed on {samples} samples and multiplied by {N_SAMPLES / samples:g} (extrapolated); "
+                      "ReLU x3 (micrograd has no tanh)")
+
+
+def per_epoch_table(quick: bool) -> dict[str, float | None]:
+    """Print the seconds-per-epoch table; return the medians that the targets need."""
+    x, y = build_data(N_SAMPLES, generator=torch.Generator().manual_seed(SEED))
+    initial = paper_model(generator=torch.Generator().manual_seed(SEED))
+    per_sample, batch = copy_of(initial), copy_of(initial)
+    shuffle = torch.Generator().manual_seed(SEED + 1)
+    batch_epochs = 10
+    minidl_sgd = Contestant("minidl, per-sample SGD",
+                            lambda: per_sample.fit(x, y, epochs=1, step_size=STEP_SIZE, generator=shuffle), 1)
+    minidl_gd = Contestant(f"minidl, batch GD (batch {N_SAMPLES})",
+                           lambda: batch.fit(x, y, epochs=batch_epochs, step_size=STEP_SIZE,
+                                             batch_size=N_SAMPLES, seed=SEED), batch_epochs,
+                           f"{batch_epochs} epochs per repetition")
+    thread_counts = sorted({torch.get_num_threads(), 1}, reverse=True)
+    nets = [torch_twin(initial) for _ in thread_counts]
+    torch_rows = [torch_contestant(net, x, y, threads) for net, threads in zip(nets, thread_counts)]
+    sklearn = sklearn_contestant(x, y)
+    repetitions = 3 if quick else 7
+    round_robin([c for c in [minidl_sgd, minidl_gd, *torch_rows, sklearn] if c is not None], repetitions)
+
+    micrograd = micrograd_contestant(initial, x, y, samples=50 if quick else 100)
+    micrograd_repetitions = 1 if quick else 3
+    if micrograd is not None:
+        round_robin([micrograd], micrograd_repetitions, warm_up=False)    # pure Python: nothing to warm
+
+    print(f"## Seconds per epoch: the paper's network 2-25-25-25-2, {N_SAMPLES} samples, step size {STEP_SIZE}\n")
+    print(f"Median of {repetitions} repetitions, taken in turn after one untimed warm-up each (micrograd: "
+          f"{micrograd_repetitions}, no warm-up).\nminidl and torch.nn start from the same weights and see the "
+          "same shuffles. Each of their epochs includes the loss\nand accuracy on the training set that fit and "
+          "fit_torch compute after every epoch (one forward pass).\n")
+    print("| trainer | s / epoch | ratio to minidl per-sample (higher = slower) | notes |")
+    print("| --- | ---: | ---: | --- |")
+    reference = minidl_sgd.median
+    rows = [("", c) for c in (minidl_sgd, minidl_gd, *torch_rows)] + [
+        ("scikit-learn MLPClassifier, per-sample SGD", sklearn), ("micrograd, per-sample SGD", micrograd)]
+    for name, c in rows:
+        if c is None:
+            print(f"| {name} | skipped (not installed) | | |")
+        else:
+            print(f"| {c.name} | {c.median:.4g} | {c.median / reference:.3g} | {c.note} |")
+    same = max((w - t.detach()).abs().max().item() for w, t in zip(
+        [v for v, _ in per_sample.param()], [p for m in nets[0] for p in m.parameters()]))
+    print(f"\ncheck: after these {1 + repetitions} epochs, minidl per-sample and torch.nn ({torch_rows[0].name.split(', ')[-1]}) "
+          f"differ by at most {same:.1e} in any weight (same trajectory)\n")
+    return {"minidl": reference, "torch": min(c.median for c in torch_rows),
+            "sklearn": None if sklearn is None else sklearn.median}
+
+
+# --- 2. the 30-run Fig. 1 table ------------------------------------------------------------------
+
+def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
+    """Print one run x 30 against 30 runs at once; return the seconds of the latter."""
+    timed_epochs = 10 if quick else epochs
+    scale = epochs / timed_epochs
+    started = time.perf_counter()
+    g, data, model = make_run(SEED, paper_model)
+    model.fit(*data, epochs=timed_epochs, generator=g)
+    one = time.perf_counter() - started
+    started = time.perf_counter()
+    generators, data, stacked, _ = paper_runs(list(range(SEED, SEED + runs)), paper_model)
+    fit_runs(stacked, *data[:4], epochs=timed_epochs, generator=generators)
+    at_once = time.perf_counter() - started
+
+    print(f"## The Fig. 1 table: {runs} runs x {epochs} epochs of per-sample SGD, {N_SAMPLES} training "
+          f"+ {N_SAMPLES} validation samples each\n")
+    if quick:
+        print(f"--quick: {timed_epochs} epochs timed, multiplied by {scale:g} to {epochs} epochs (extrapolated)\n")
+    print("| how | seconds |")
+    print("| --- | ---: |")
+    print(f"| one after another: 1 run timed ({one * scale:.1f} s), x {runs} (extrapolated) | {one * scale * runs:.1f} |")
+    print(f"| all at once: minidl.runs, R = {runs}, measured{' (x %g)' % scale if quick else ''} | {at_once * scale:.1f} |")
+    print(f"\nspeed-up of the runs path: {one * runs / at_once:.1f}x\n")
+    return at_once * scale
+
+
+# --- 3. the playground --------------------------------------------------------------------------
+
+def playground_latency() -> dict[str, float] | None:
+    try:
+        from minidl.playground import measure_latency
+    except ImportError:
+        print("playground latency: not available (minidl.playground.measure_latency missing)\n")
+        return None
+    result = measure_latency()
+    print(f"## Playground latency (a learning-rate change, in this process, no browser)\n")
+    print(f"first redrawn curves after {result['first_update_s']:.2f} s; the default run "
+          f"({result['epochs']} epochs, {result['n_train']} samples) done after {result['full_run_s']:.2f} s "
+          "(medians, minidl.playground.measure_latency)\n")
+    return result
+
+
+# --- 4. the targets ------------------------------------------------------------------------------
+
+def targets(epoch: dict, table_seconds: float, latency: dict | None, quick: bool) -> None:
+    rows = []
+    if epoch["torch"] is not None:
+        speedup = epoch["torch"] / epoch["minidl"]
+        for issue, goal in (("issue 5", 10), ("issue 2", 8)):
+            rows.append((f"minidl per-sample vs torch.nn + autograd, faster torch row ({issue})",
+                         f">= {goal}x faster", f"{speedup:.1f}x", speedup >= goal))
+    if epoch["sklearn"] is None:
+        rows.append(("minidl per-sample vs scikit-learn per-sample (issue 5)", "faster", "skipped", None))
+    else:
+        ratio = epoch["sklearn"] / epoch["minidl"]
+        rows.append(("minidl per-sample vs scikit-learn per-sample (issue 5)", "faster (> 1x)",
+                     f"{ratio:.1f}x", ratio > 1))
+    rows.append(("30-run Fig. 1 table, runs path (issue 5)", "<= 60 s",
+                 f"{table_seconds:.1f} s" + (" (extrapolated)" if quick else ""), table_seconds <= 60))
+    if latency is None:
+        rows += [("playground: first updated curves (issue 4)", "<= 1 s", "not available", None),
+                 ("playground: default run complete (issue 4)", "<= 3 s", "not available", None)]
+    else:
+        rows += [("playground: first updated curves (issue 4)", "<= 1 s",
+                  f"{latency['first_update_s']:.2f} s", latency["first_update_s"] <= 1),
+                 ("playground: default run complete (issue 4)", "<= 3 s",
+                  f"{latency['full_run_s']:.2f} s", latency["full_run_s"] <= 3)]
+    print("## Targets\n")
+    print("| target | goal | measured | |")
+    print("| --- | --- | ---: | --- |")
+    for name, goal, measured, ok in rows:
+        print(f"| {name} | {goal} | {measured} | {'n/a' if ok is None else 'PASS' if ok else 'MISS'} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repetitions, and 10 epochs instead of 100 for the 30-run table (extrapolated)")
+    args = parser.parse_args(argv)
+    print(f"# minidl benchmark: `{' '.join(['python', 'benchmarks/run.py', *sys.argv[1:]])}`, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    print(machine() + "\n")
+    epoch = per_epoch_table(args.quick)
+    table_seconds = thirty_runs(args.quick)
+    latency = playground_latency()
+    targets(epoch, table_seconds, latency, args.quick)
+
+
+if __name__ == "__main__":
+    main()
