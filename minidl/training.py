@@ -162,7 +162,7 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
             bad = "" if model.runs is None else (
                 f" in runs {torch.nonzero(~torch.isfinite(logs['loss'])).flatten().tolist()}")
             raise DivergenceError(
-                f"training diverged at epoch {epoch + 1}{bad}: the loss is {logs['loss'].flatten()[0].item()} "
+                f"training diverged at epoch {epoch + 1}{bad}: the loss is {logs['loss'][~torch.isfinite(logs['loss'])][0].item()} "
                 f"with step size {eta:.3g}; try a smaller step_size (e.g. {step_size / 10:g}). "
                 f"The model keeps its weights from the start of epoch {epoch + 1}.",
                 epoch + 1, {k: torch.stack(v) for k, v in history.items() if v})
