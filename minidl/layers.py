@@ -96,8 +96,8 @@ class Linear(Module):
         if self.input is None:
             raise ValueError(f"{self!r}.backward: expected forward(input) to be called first, got no stored "
                              f"input to differentiate at (backward() called before forward())")
-        expected = (*self.input.shape[:-1], self.out_features)
-        if not isinstance(g, torch.Tensor) or g.shape != expected:
+        if not isinstance(g, torch.Tensor) or g.shape[-1] != self.out_features or g.shape[:-1] != self.input.shape[:-1]:
+            expected = (*self.input.shape[:-1], self.out_features)
             got = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
             raise ValueError(f"{self!r}.backward: expected a gradient of shape {expected}, got {got}")
         _addmm_(self.grad_weight, g.mT, self.input)     # eq. (4)
