@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 
 import torch
 
@@ -198,8 +199,9 @@ class Sequential(Module):
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the architecture and the weights to ``path`` (``torch.save``)."""
+        state = self.state_dict()
         torch.save({"format": "minidl-1", "architecture": [repr(l) for l in self.layers],
-                    "state_dict": self.state_dict()}, path)
+                    "state_dict": state, "checksum": _checksum(state)}, path)
 
     def load(self, path: str | os.PathLike) -> "Sequential":
         """Load weights saved by ``save`` into this model (same architecture), in place."""
@@ -209,6 +211,8 @@ class Sequential(Module):
             if corrupt is not None:                    # load as silently wrong weights
                 raise ValueError(f"{corrupt} fails its CRC check")
             saved = torch.load(path, weights_only=True)
+            if isinstance(saved, dict) and "checksum" in saved and saved["checksum"] != _checksum(saved["state_dict"]):
+                raise ValueError("the weights read differ from those written (checksum mismatch)")
         except FileNotFoundError:
             raise
         except Exception as error:   # truncated, corrupt or not a torch file at all
@@ -230,6 +234,16 @@ class Sequential(Module):
     def __repr__(self) -> str:
         inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)" if inner else "Sequential()"
+
+
+def _checksum(state: dict[str, torch.Tensor]) -> int:
+    """CRC-32 of the names and bytes of the tensors. The zip CRCs alone are not enough: a flipped
+    bit in the zip directory can make torch.load read a record differently than zipfile checks it."""
+    crc = 0
+    for key in sorted(state):
+        crc = zlib.crc32(key.encode(), crc)
+        crc = zlib.crc32(bytes(state[key].contiguous().view(torch.uint8).flatten().tolist()), crc)
+    return crc
 
 
 def _first_linear(layer: Module) -> Linear | None:
