@@ -156,13 +156,16 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
         logs = dict(zip(("loss", "accuracy"), metrics(model, x, t, loss)))
         if validation:
             logs.update(zip(("val_loss", "val_accuracy"), metrics(model, *validation, loss)))
-        if not bool(torch.isfinite(logs["loss"]).all()):
+        diverged = not_finite(logs, params)
+        if bool(diverged.any()):
             for (value, _), old in zip(params, last_finite):
                 value.copy_(old)
-            bad = "" if model.runs is None else (
-                f" in runs {torch.nonzero(~torch.isfinite(logs['loss'])).flatten().tolist()}")
+            runs = "" if model.runs is None else f" in runs {torch.nonzero(diverged).flatten().tolist()}"
+            what = next((f"the {k.replace('val_', 'validation ')} is {logs[k][~torch.isfinite(logs[k])][0].item()}"
+                         for k in ("loss", "val_loss") if k in logs and not bool(torch.isfinite(logs[k]).all())),
+                        "a weight is not finite")
             raise DivergenceError(
-                f"training diverged at epoch {epoch + 1}{bad}: the loss is {logs['loss'][~torch.isfinite(logs['loss'])][0].item()} "
+                f"training diverged at epoch {epoch + 1}{runs}: {what} "
                 f"with step size {eta:.3g}; try a smaller step_size (e.g. {step_size / 10:g}). "
                 f"The model keeps its weights from the start of epoch {epoch + 1}.",
                 epoch + 1, {k: torch.stack(v) for k, v in history.items() if v})
@@ -171,6 +174,18 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
         if callback is not None:
             callback(epoch, logs)
     return {k: torch.stack(v) for k, v in history.items()}
+
+
+def not_finite(logs: dict[str, torch.Tensor], params) -> torch.Tensor:
+    """Which runs (a bool of shape () or (R,)) have a NaN or infinite loss, validation loss or
+    weight. Run once per epoch. The loss alone can miss it: a training loss of 4e37 is finite
+    in float32 while the validation loss already overflows."""
+    bad = ~torch.isfinite(logs["loss"])
+    if "val_loss" in logs:
+        bad |= ~torch.isfinite(logs["val_loss"])
+    for value, _ in params:
+        bad |= ~torch.isfinite(value).flatten(start_dim=bad.dim()).all(-1)
+    return bad
 
 
 def make_generators(seed: int | None, generator) -> list[torch.Generator | None]:
