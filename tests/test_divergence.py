@@ -120,3 +120,20 @@ def test_many_runs_path_names_only_the_runs_that_diverged():
     assert "in runs [1]" in message
     assert "loss is nan" in message or "loss is inf" in message    # the diverged run's loss, not run 0's
     assert states_equal(stacked.state_dict(), before) and all_finite(stacked)
+
+
+def test_an_overflowing_validation_loss_counts_as_divergence():
+    """Found by tests/test_properties.py: at a huge step size the training loss reached 4e37
+    (finite in float32) while the validation loss was already inf. fit used to return that
+    history without a word; it now raises, and the weights are the last finite ones."""
+    g = torch.Generator().manual_seed(918100982)
+    x, y = build_data(4, generator=g)
+    model = paper_model(generator=g)
+    xv, yv = build_data(10, generator=g)
+    states = [model.state_dict()]
+    with pytest.raises(DivergenceError) as info:
+        model.fit(x, y, xv, yv, epochs=3, step_size=10 ** 2.473875455298713, batch_size=3, momentum=0.5,
+                  decay=0.5, loss="elementwise", generator=g,
+                  callback=lambda epoch, logs: states.append(model.state_dict()))
+    assert states_equal(model.state_dict(), states[-1]) and all_finite(model)
+    assert all(bool(torch.isfinite(v).all()) for v in info.value.history.values())
