@@ -37,7 +37,8 @@ class History:
 
 
 class DivergenceError(ArithmeticError):
-    """Training produced a NaN or infinite loss. The model was put back to the weights it had
+    """Training produced a NaN or infinite loss (or validation loss, or weight: checked at the end
+    of every epoch). The model was put back to the weights it had
     at the start of that epoch (the last finite ones); ``history`` holds the epochs before."""
 
     def __init__(self, message: str, epoch: int, history: dict[str, torch.Tensor]) -> None:
