@@ -284,7 +284,8 @@ Do not edit by hand.
   runs the loop without per-step checks. The low-level per-step pieces (`Module.gradient_step`,
   `SGD.step`, `MSE.compute_grad`) check only what is free there (shapes), so a call made by hand
   with, say, a negative step size is the caller's responsibility.
-- **Divergence** is not bad input: a NaN or infinite loss during `fit` raises
+- **Divergence** is not bad input: a NaN or infinite loss, validation loss or weight at the end
+  of an epoch of `fit` raises
   `minidl.DivergenceError` (an `ArithmeticError`) naming the epoch and the step size and
   suggesting a smaller one; the model keeps the finite weights it had at the start of that epoch
   (`tests/test_divergence.py`).

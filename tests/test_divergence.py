@@ -137,3 +137,17 @@ def test_an_overflowing_validation_loss_counts_as_divergence():
                   callback=lambda epoch, logs: states.append(model.state_dict()))
     assert states_equal(model.state_dict(), states[-1]) and all_finite(model)
     assert all(bool(torch.isfinite(v).all()) for v in info.value.history.values())
+
+
+def test_a_non_finite_weight_is_caught_even_when_the_losses_are_finite():
+    """Tanh can hide an infinite weight (tanh(inf) = 1), so the end-of-epoch check looks at the
+    weights too, run by run."""
+    from minidl.training import not_finite
+    finite_logs = {"loss": torch.tensor([0.1, 0.2]), "val_loss": torch.tensor([0.1, 0.2])}
+    stacked = stack_models([paper_model(), paper_model()])
+    assert not_finite(finite_logs, stacked.param()).tolist() == [False, False]
+    stacked.linears[2].weight[1, 0, 0] = float("inf")
+    assert not_finite(finite_logs, stacked.param()).tolist() == [False, True]
+    single = paper_model()
+    single.linears[0].bias[3] = float("nan")
+    assert bool(not_finite({"loss": torch.tensor(0.1)}, single.param()))
