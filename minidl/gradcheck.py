@@ -51,6 +51,7 @@ from typing import Callable
 
 import torch
 
+from ._checks import check_positive_number
 from .module import Module
 
 DEFAULT_H = 1e-5
@@ -175,14 +176,11 @@ def _check_float64(tensor: torch.Tensor, name: str) -> None:
                         f"finite differences), got {got}")
 
 
-def _check_threshold(threshold) -> None:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
-        raise ValueError(f"threshold: expected a positive number, got {threshold!r}")
-
-
-def _oracle(oracle: str) -> None:
+def _check_options(oracle: str, h: float, threshold: float, tiny: float) -> None:
     if oracle not in ("numerical", "autograd"):
         raise ValueError(f"oracle: expected 'numerical' or 'autograd', got {oracle!r}")
+    for value, name in ((h, "h"), (threshold, "threshold"), (tiny, "tiny")):
+        check_positive_number(value, name)
 
 
 def check_module(module: Module, x: torch.Tensor, *, oracle: str = "numerical",
@@ -194,8 +192,7 @@ def check_module(module: Module, x: torch.Tensor, *, oracle: str = "numerical",
     ``module`` (its parameters) and ``x`` must be float64. The module's stored gradients are
     reset (``zero_grad``) and its parameters are left unchanged.
     """
-    _oracle(oracle)
-    _check_threshold(threshold)
+    _check_options(oracle, h, threshold, tiny)
     if not isinstance(module, Module):
         raise TypeError(f"check_module: expected a minidl Module, got {type(module).__name__}")
     _check_float64(x, "check_module x")
@@ -225,8 +222,7 @@ def check_loss(loss, predictions: torch.Tensor, targets: torch.Tensor, *, oracle
                h: float = DEFAULT_H, threshold: float = DEFAULT_THRESHOLD,
                tiny: float = DEFAULT_TINY) -> GradCheckResult:
     """Check ``loss.compute_grad`` (eq. (1), over a batch) against ``loss.compute_loss``."""
-    _oracle(oracle)
-    _check_threshold(threshold)
+    _check_options(oracle, h, threshold, tiny)
     if not (hasattr(loss, "compute_loss") and hasattr(loss, "compute_grad")):
         raise TypeError(f"check_loss: expected a loss with compute_loss and compute_grad (MSE, "
                         f"ElementwiseMSE), got {loss!r}")

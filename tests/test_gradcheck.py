@@ -181,6 +181,8 @@ def test_float32_and_bad_arguments_are_refused():
         check_module(Tanh(), torch.randn(2, 2, dtype=F64), oracle="guess")
     with pytest.raises(ValueError, match="threshold"):
         check_loss(MSE, torch.randn(2, 2, dtype=F64), torch.randn(2, 2, dtype=F64), threshold=-1)
+    with pytest.raises(TypeError, match="h: expected a positive number"):
+        check_module(Tanh(), torch.randn(2, 2, dtype=F64), h="small")
     with pytest.raises(TypeError, match="minidl Module"):
         check_module(torch.nn.Tanh(), torch.randn(2, 2, dtype=F64))
 
