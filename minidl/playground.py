@@ -1,0 +1,240 @@
+"""The playground of notebook 07: sliders that retrain the paper's network and redraw it.
+
+Moving a control retrains the 2-25-25-25-2 network from the *same* initial weights on the
+*same* data, so the only thing that changes is the control that moved. One figure shows the
+training/validation loss and accuracy per epoch (redrawn while training runs) and the final
+decision regions with the misclassified points and the true circle. The figure is a PNG in
+an ``ipywidgets.Image``, so it looks the same in JupyterLab, in a test and in a screenshot.
+
+    >>> from minidl.playground import Playground
+    >>> playground = Playground()            # trains once with the defaults
+    >>> playground                           # in a notebook: the live widget
+    >>> playground.learning_rate.value = 0.1 # retrains now, as releasing the slider does
+
+Everything runs in the kernel's thread: while a run trains, the next slider change waits.
+"""
+from __future__ import annotations
+
+import io
+import re
+import statistics
+import time
+
+import ipywidgets as widgets
+import torch
+from matplotlib.figure import Figure
+
+from . import paper_model
+from ._checks import check_int, check_positive_number
+from .plots import plot_curves, plot_decision_regions
+from .training import METRICS, DivergenceError
+from .utils import build_data
+
+DEFAULT_EPOCHS = 10          # keeps the default run near 1 s of training on a 2-core machine
+BATCH_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+STYLE = {"description_width": "110px"}
+
+
+def divergence_message(error: DivergenceError) -> str:
+    """'diverged at epoch k: loss is nan; try a smaller learning rate' for a DivergenceError."""
+    found = re.search(r"the loss is (\S+)", str(error))
+    value = found.group(1) if found else "not finite"
+    return f"diverged at epoch {error.epoch}: loss is {value}; try a smaller learning rate"
+
+
+class Playground:
+    """Controls, a status line and one figure that retrains on every control change.
+
+    Args:
+        n_train, n_validation: sizes of the training and validation sets (the paper: 1000 each).
+        epochs: the epochs slider's starting value.
+        seed: seeds the data, the initial weights and the shuffling; "draw new data" adds 1.
+        render_every: least number of seconds between two redraws of the curves while training
+            runs; redrawing never takes more than a third of the time (the first epoch is
+            always drawn at once, the end of the run always).
+        dpi: resolution of the figure's PNG (lower is faster to draw).
+        train: train once with the defaults when built, so the figure is never empty.
+
+    Attributes a test (or a curious student) can read after a run: ``history`` (per-epoch
+    floats, as ``History.history``), ``params`` (the values the run trained with), ``runs``
+    (how many runs finished), ``diverged`` (the message, or ``None``), ``model``, and
+    ``update_times`` (``time.perf_counter()`` after each redraw of the last run).
+    """
+
+    def __init__(self, *, n_train: int = 1000, n_validation: int = 1000, epochs: int = DEFAULT_EPOCHS,
+                 seed: int = 0, render_every: float = 0.25, dpi: int = 72, train: bool = True) -> None:
+        self.n_train = check_int(n_train, "n_train", 2)
+        self.n_validation = check_int(n_validation, "n_validation", 1)
+        check_int(epochs, "epochs", 1, 100)
+        self.seed = check_int(seed, "seed", 0)
+        self.render_every = check_positive_number(render_every, "render_every")
+        self.dpi = check_int(dpi, "dpi", 10)
+
+        self.learning_rate = widgets.FloatLogSlider(
+            value=0.01, base=10, min=-4, max=0, step=0.25, readout_format=".3g",
+            description="learning rate", continuous_update=False, style=STYLE)
+        self.momentum = widgets.FloatSlider(
+            value=0.0, min=0.0, max=0.99, step=0.01, description="momentum",
+            continuous_update=False, style=STYLE)
+        self.batch_size = widgets.SelectionSlider(
+            options=sorted({b for b in BATCH_SIZES if b <= n_train} | {n_train}), value=1,
+            description="batch size", continuous_update=False, style=STYLE)
+        self.epochs = widgets.IntSlider(
+            value=epochs, min=1, max=100, description="epochs", continuous_update=False, style=STYLE)
+        self.decay = widgets.FloatSlider(
+            value=0.9, min=0.5, max=1.0, step=0.01, description="step-size decay",
+            continuous_update=False, style=STYLE)
+        self.init = widgets.ToggleButtons(
+            options=[("U[-1, 1] (paper)", "uniform"), ("Xavier", "xavier")], value="uniform",
+            description="initialisation", style={**STYLE, "button_width": "140px"})
+        self.new_data = widgets.Button(description="draw new data", icon="refresh")
+        self.status = widgets.HTML(value="not trained yet")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.controls = [self.learning_rate, self.momentum, self.batch_size, self.epochs,
+                         self.decay, self.init]
+        self.widget = widgets.VBox([
+            widgets.HBox([widgets.VBox(self.controls[:3]), widgets.VBox(self.controls[3:] + [self.new_data])]),
+            self.status, self.image])
+
+        self.figure = Figure(figsize=(12, 3.6), dpi=dpi)
+        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.85, wspace=0.3)
+        self.loss_ax, self.accuracy_ax, self.regions_ax = self.figure.subplots(1, 3)
+
+        self.history: dict[str, list[float]] = {}
+        self.params: dict[str, object] = {}
+        self.runs = 0
+        self.diverged: str | None = None
+        self.model = None
+        self.update_times: list[float] = []
+        self._draw_data()
+        for control in self.controls:
+            control.observe(self._on_change, names="value")
+        self.new_data.on_click(self._on_new_data)
+        if train:
+            self.run()
+
+    # --- what the controls do --------------------------------------------------------------
+    def _draw_data(self) -> None:
+        g = torch.Generator().manual_seed(self.seed)
+        self.x, self.y = build_data(self.n_train, generator=g)
+        self.x_val, self.y_val = build_data(self.n_validation, generator=g)
+
+    def _on_change(self, change) -> None:
+        self.run()
+
+    def _on_new_data(self, button=None) -> None:
+        self.seed += 1
+        self._draw_data()
+        self.run()
+
+    def current_params(self) -> dict[str, object]:
+        """The values the controls hold now, named as ``fit`` names them (plus ``init``)."""
+        return dict(step_size=self.learning_rate.value, momentum=self.momentum.value,
+                    batch_size=self.batch_size.value, epochs=self.epochs.value,
+                    decay=self.decay.value, init=self.init.value, seed=self.seed)
+
+    def run(self) -> None:
+        """Retrain from the seeded initial weights with the current values, redrawing as it goes."""
+        self.params = params = self.current_params()
+        self.history = {k: [] for k in METRICS}
+        self.diverged = None
+        self.update_times = []
+        self._next_draw = 0.0
+        self.status.value = f"run {self.runs + 1}: training {params['epochs']} epochs..."
+        self.model = paper_model(init=params["init"], generator=torch.Generator().manual_seed(self.seed))
+        started = time.perf_counter()
+        try:
+            self.model.fit(self.x, self.y, self.x_val, self.y_val, epochs=params["epochs"],
+                           step_size=params["step_size"], batch_size=params["batch_size"],
+                           momentum=params["momentum"], decay=params["decay"], seed=self.seed,
+                           callback=self._on_epoch)
+        except DivergenceError as error:
+            self.diverged = divergence_message(error)
+        self.runs += 1
+        self._draw(final=True)
+        seconds = time.perf_counter() - started
+        if self.diverged:
+            self.status.value = f"run {self.runs} done: <b style='color:#c00'>{self.diverged}</b>"
+        else:
+            h = self.history
+            self.status.value = (f"run {self.runs} done: {len(h['loss'])} epochs in {seconds:.2f} s; "
+                                 f"validation loss {h['val_loss'][-1]:.4f}, "
+                                 f"validation accuracy {h['val_accuracy'][-1]:.3f}")
+
+    def _on_epoch(self, epoch: int, logs: dict[str, torch.Tensor]) -> None:
+        for key, value in logs.items():
+            self.history[key].append(value.item())
+        if epoch == 0 or time.perf_counter() >= self._next_draw:
+            self._draw(final=False)
+            self.status.value = (f"run {self.runs + 1}: epoch {epoch + 1}/{self.params['epochs']}, "
+                                 f"validation accuracy {self.history['val_accuracy'][-1]:.3f}")
+
+    # --- drawing -------------------------------------------------------------------------------
+    def _draw(self, final: bool) -> None:
+        """Redraw the curves (and, at the end of a run, the decision regions) into the Image."""
+        started = time.perf_counter()
+        p, epochs_done = self.params, len(self.history["loss"])
+        for ax in (self.loss_ax, self.accuracy_ax):
+            ax.cla()
+        if epochs_done:
+            plot_curves((self.loss_ax, self.accuracy_ax), self.history)
+        for ax in (self.loss_ax, self.accuracy_ax):
+            ax.set_axis_on() if epochs_done else ax.set_axis_off()
+            ax.set_xlim(0.5, p["epochs"] + 0.5)
+            if not epochs_done:
+                ax.text(0.5, 0.5, "no finished epoch", ha="center", va="center", transform=ax.transAxes)
+        self.loss_ax.set_title("loss (MSE)")
+        self.accuracy_ax.set_title("accuracy")
+        if final:
+            self.regions_ax.cla()
+            if self.diverged:
+                self.regions_ax.set_axis_off()
+                self.regions_ax.text(0.5, 0.5, self.diverged.replace(": ", ":\n").replace("; ", ";\n"),
+                                     ha="center", va="center", color="#c00", fontsize=13,
+                                     transform=self.regions_ax.transAxes)
+            else:
+                self.regions_ax.set_axis_on()
+                plot_decision_regions(self.regions_ax, self.model, self.x_val, self.y_val,
+                                      title="decision regions (validation set)")
+        else:
+            self.regions_ax.set_title("previous decision regions (training...)")
+        state = f"run {self.runs}" if final else f"run {self.runs + 1}, epoch {epochs_done}"
+        self.figure.suptitle(f"{state}: learning rate {p['step_size']:.3g}, momentum {p['momentum']:g}, "
+                             f"batch size {p['batch_size']}, decay {p['decay']:g}, init {p['init']}, "
+                             f"{self.n_train} training points", fontsize=11,
+                             color="#c00" if final and self.diverged else "black")
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=self.dpi)
+        self.image.value = buffer.getvalue()
+        done = time.perf_counter()
+        self.update_times.append(done)
+        self._next_draw = done + max(self.render_every, 2 * (done - started))
+
+    @property
+    def png(self) -> bytes:
+        """The figure as it is now, as PNG bytes (for a static copy in the notebook)."""
+        return bytes(self.image.value)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def measure_latency(repeats: int = 3, **playground_options) -> dict[str, float]:
+    """Seconds from a learning-rate change (what releasing the slider sends) to the first
+    redrawn curves and to the end of the run (final figure drawn), in this process, without a
+    browser. The playground is built and trained once first (not timed); then the learning rate
+    moves one slider step up and back ``repeats`` times. Returns the medians:
+    ``{'first_update_s', 'full_run_s', 'epochs', 'n_train'}``.
+    """
+    check_int(repeats, "repeats", 1)
+    playground = Playground(**playground_options)
+    start_value = playground.learning_rate.value
+    firsts, fulls = [], []
+    for i in range(repeats):
+        value = start_value * 10 ** 0.25 if i % 2 == 0 else start_value
+        started = time.perf_counter()
+        playground.learning_rate.value = value
+        firsts.append(playground.update_times[0] - started)
+        fulls.append(playground.update_times[-1] - started)
+    return {"first_update_s": statistics.median(firsts), "full_run_s": statistics.median(fulls),
+            "epochs": playground.epochs.value, "n_train": playground.n_train}

@@ -1,0 +1,134 @@
+"""The playground's logic, without Jupyter: set a control's value as the browser would, and check
+that training ran with that value and that the figure changed."""
+import re
+
+import pytest
+import torch
+
+from minidl import DivergenceError, paper_model
+from minidl.playground import Playground, divergence_message, measure_latency
+
+SMALL = dict(n_train=200, n_validation=200, epochs=3)   # fast, same code path as the defaults
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DIVERGED = re.compile(r"^diverged at epoch (\d+): loss is (nan|inf|-inf); try a smaller learning rate$")
+
+
+@pytest.fixture
+def playground():
+    return Playground(**SMALL)
+
+
+def loss_curve(playground):
+    """The y data of the first line on the loss axes (the training loss)."""
+    return list(playground.loss_ax.get_lines()[0].get_ydata())
+
+
+def reference_history(playground, **changes):
+    """What fit gives, outside the playground, with the playground's data and seeds."""
+    p = {**playground.current_params(), **changes}
+    model = paper_model(init=p["init"], generator=torch.Generator().manual_seed(p["seed"]))
+    return model.fit(playground.x, playground.y, playground.x_val, playground.y_val, epochs=p["epochs"],
+                     step_size=p["step_size"], batch_size=p["batch_size"], momentum=p["momentum"],
+                     decay=p["decay"], seed=p["seed"]).history
+
+
+def test_built_playground_has_trained_once_and_drawn_a_png(playground):
+    assert playground.runs == 1
+    assert playground.diverged is None
+    assert len(playground.history["loss"]) == SMALL["epochs"]
+    assert playground.png.startswith(PNG_SIGNATURE)
+    assert playground.png == bytes(playground.image.value)
+    assert loss_curve(playground) == playground.history["loss"]
+    assert playground.regions_ax.get_title() == "decision regions (validation set)"
+    assert "run 1 done" in playground.status.value
+
+
+def test_defaults_are_the_papers_hyperparameters():
+    p = Playground(train=False).current_params()
+    assert p == dict(step_size=0.01, momentum=0.0, batch_size=1, epochs=10, decay=0.9, init="uniform", seed=0)
+
+
+def test_learning_rate_slider_retrains_with_the_new_value(playground):
+    before_image, before_curve = playground.png, loss_curve(playground)
+    playground.learning_rate.value = 0.0316
+    assert playground.runs == 2
+    assert playground.params["step_size"] == 0.0316
+    assert playground.history == reference_history(playground, step_size=0.0316)
+    assert playground.history != reference_history(playground, step_size=0.01)
+    assert loss_curve(playground) == playground.history["loss"] != before_curve
+    assert playground.png != before_image
+
+
+@pytest.mark.parametrize("control, value, key", [
+    ("momentum", 0.5, "momentum"),
+    ("batch_size", 10, "batch_size"),
+    ("epochs", 5, "epochs"),
+    ("decay", 1.0, "decay"),
+    ("init", "xavier", "init"),
+])
+def test_every_control_retrains_with_its_value(playground, control, value, key):
+    before_curve = loss_curve(playground)
+    getattr(playground, control).value = value
+    assert playground.runs == 2
+    assert playground.params[key] == value
+    assert playground.history == reference_history(playground)
+    assert len(playground.history["loss"]) == playground.epochs.value
+    assert loss_curve(playground) != before_curve
+
+
+def test_new_data_button_draws_new_points_and_retrains(playground):
+    x_before, curve_before = playground.x.clone(), loss_curve(playground)
+    playground.new_data.click()
+    assert playground.runs == 2
+    assert playground.params["seed"] == 1
+    assert not torch.equal(playground.x, x_before)
+    assert loss_curve(playground) != curve_before
+
+
+def test_curves_are_redrawn_while_training_runs():
+    playground = Playground(**{**SMALL, "epochs": 4}, render_every=1e-6, train=False)
+    seen = []   # (epochs on the loss axes, regions title) each time the image changes
+    playground.image.observe(lambda change: seen.append(
+        (len(loss_curve(playground)), playground.regions_ax.get_title())), names="value")
+    playground.run()
+    assert seen[0][0] == 1                              # the first epoch shows at once
+    assert "training" in seen[0][1]
+    assert seen[-1] == (4, "decision regions (validation set)")
+    assert len(seen) == len(playground.update_times) >= 2
+
+
+def test_a_large_learning_rate_says_diverged_in_words(playground):
+    playground.learning_rate.value = 1.0
+    assert playground.runs == 2
+    assert DIVERGED.match(playground.diverged), playground.diverged
+    assert playground.diverged in playground.status.value
+    texts = [t.get_text().replace("\n", " ") for t in playground.regions_ax.texts]
+    assert playground.diverged in texts
+    epoch = int(DIVERGED.match(playground.diverged).group(1))
+    assert len(playground.history["loss"]) == epoch - 1       # the finished epochs stay drawn
+    playground.learning_rate.value = 0.01                    # and it recovers
+    assert playground.diverged is None
+    assert playground.regions_ax.get_title() == "decision regions (validation set)"
+
+
+def test_divergence_message_reads_the_loss_value_from_the_error():
+    error = DivergenceError("training diverged at epoch 7: the loss is inf with step size 0.5; ...", 7, {})
+    assert divergence_message(error) == "diverged at epoch 7: loss is inf; try a smaller learning rate"
+    odd = DivergenceError("something else", 2, {})
+    assert divergence_message(odd) == "diverged at epoch 2: loss is not finite; try a smaller learning rate"
+
+
+@pytest.mark.parametrize("option, value, error", [
+    ("n_train", 1, ValueError), ("n_train", 2.5, TypeError), ("epochs", 0, ValueError),
+    ("epochs", 101, ValueError), ("render_every", 0, ValueError), ("seed", -1, ValueError),
+])
+def test_bad_options_are_refused_with_their_name(option, value, error):
+    with pytest.raises(error, match=option):
+        Playground(**{option: value}, train=False)
+
+
+def test_measure_latency_reports_seconds_for_a_slider_change():
+    result = measure_latency(repeats=1, **SMALL)
+    assert set(result) == {"first_update_s", "full_run_s", "epochs", "n_train"}
+    assert 0 < result["first_update_s"] <= result["full_run_s"]
+    assert (result["epochs"], result["n_train"]) == (SMALL["epochs"], SMALL["n_train"])
