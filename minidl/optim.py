@@ -23,7 +23,11 @@ class SGD:
 
     def __init__(self, params: list[tuple[torch.Tensor, torch.Tensor]], momentum: float = 0.0) -> None:
         self.momentum = check_fraction(momentum, "momentum")
-        self.params = list(params)
+        self.params = list(params) if isinstance(params, (list, tuple)) else None
+        if self.params is None or not all(isinstance(p, tuple) and len(p) == 2 and all(
+                isinstance(t, torch.Tensor) for t in p) for p in self.params):
+            raise TypeError(f"SGD params: expected a list of (value, gradient) tensor pairs, as model.param() "
+                            f"returns, got {type(params).__name__}")
         self.velocities = [torch.zeros_like(value) for value, _ in self.params]
 
     def step(self, step_size: float) -> None:
