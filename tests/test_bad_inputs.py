@@ -177,6 +177,9 @@ CASES: list[Case] = [
     Case("SGD", "SGD(model.param(), momentum=1.0)", V, ("momentum", "[0, 1)", "got 1.0")),
     Case("SGD", "SGD(model.param(), momentum=-0.1)", V, ("momentum", "[0, 1)", "got -0.1")),
     Case("SGD", "SGD(model.param(), momentum='0.9')", T, ("momentum", "number", "str '0.9'")),
+    Case("SGD", "SGD(model, momentum=0.9)", T, ("SGD params", "(value, gradient) tensor pairs", "model.param()",
+                                                 "got Sequential")),
+    Case("SGD", "SGD([lin.weight, lin.bias])", T, ("SGD params", "(value, gradient) tensor pairs", "got list")),
     # --- saving and loading -----------------------------------------------------------------------
     Case("load_state_dict", "model.load_state_dict(other.state_dict())", V,
          ("load_state_dict", "layer 0", L225, "0.weight of shape (25, 2)", "(10, 2)")),
