@@ -288,12 +288,11 @@ Do not edit by hand.
   `SGD.step`, `MSE.compute_grad`) check only what is free there (shapes), so a call made by hand
   with, say, a negative step size is the caller's responsibility.
 - **Divergence** is not bad input: a NaN or infinite loss, validation loss or weight at the end
-  of an epoch of `fit` raises
-  `minidl.DivergenceError` (an `ArithmeticError`) naming the epoch and the step size and
-  suggesting a smaller one; the model keeps the finite weights it had at the start of that epoch
-  (`tests/test_divergence.py`).
-- **Files**: `Sequential.load` raises `ValueError` for a truncated, corrupt (zip CRC check) or
-  foreign file, and for a file saved from another architecture, naming the first layer that
+  of an epoch of `fit` raises `minidl.DivergenceError` (an `ArithmeticError`) naming the epoch
+  and the step size and suggesting a smaller one; the model keeps the finite weights it had at
+  the start of that epoch (`tests/test_divergence.py`).
+- **Files**: `Sequential.load` raises `ValueError` for a truncated, corrupt (the zip CRCs, and a
+  CRC-32 of the weights that `save` writes) or foreign file, and for a file saved from another architecture, naming the first layer that
   differs; a missing file raises the usual `FileNotFoundError`.
 
 ## The cases
