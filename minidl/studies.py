@@ -1,0 +1,349 @@
+"""The studies of notebooks 05 and 06: minidl against torch.nn, momentum, batches, initialisation.
+
+This module is *not* part of the framework; it holds the measuring logic the two notebooks
+use, so that it is tested (``tests/test_studies.py``) and the notebooks stay short:
+
+- ``torch_init_model``: the paper's network initialised as ``torch.nn.Linear`` does by default;
+- ``step_by_step``: minidl and its ``torch.nn`` + autograd twin trained side by side, the
+  largest weight difference after every step;
+- ``total_variation``, ``fraction_of_increases``, ``mean_abs_second_difference``: how smooth a
+  learning curve is, as numbers;
+- ``seconds_per_epoch``, ``time_minidl_and_torch``: timings on one thread;
+- ``train_configs``, ``summarise``, ``epochs_to_reach``: many runs at once (``minidl.runs``);
+- ``batch_size_sweep``: batch gradient descent for several batch sizes;
+- ``write_table``: a table beside the paper's, as Markdown and JSON in ``figures/``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import statistics
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
+
+import torch
+
+from . import paper_model
+from ._checks import check_int
+from .compare import fit_torch, torch_loss, torch_twin
+from .optim import SGD
+from .runs import fit_runs, make_run, stack_models
+from .sequential import Sequential
+from .training import History, resolve_loss
+from .utils import as_targets
+
+# --- initialisation ----------------------------------------------------------------------------
+
+def torch_init_model(*, runs: int | None = None, dtype: torch.dtype | None = None,
+                     generator: torch.Generator | None = None) -> Sequential:
+    r"""The paper's network initialised as ``torch.nn.Linear`` is by default.
+
+    ``torch.nn.Linear(in, out)`` draws its weight with ``kaiming_uniform_(a=sqrt(5))`` and its bias
+    from the same range: both are :math:`U(-1/\sqrt{in}, 1/\sqrt{in})`. Here the paper's
+    :math:`U[-1, 1]` draws (``paper_model``, same generator, same order) are multiplied by
+    :math:`1/\sqrt{in}`, which gives exactly that distribution. So a run with this model and a
+    run with ``paper_model`` from the same seed see the same data and the same shuffling; only
+    the scale of the initial weights differs.
+    """
+    model = paper_model(runs=runs, dtype=dtype, generator=generator)
+    for layer in model.linears:
+        scale = 1.0 / math.sqrt(layer.in_features)
+        layer.weight.mul_(scale)
+        layer.bias.mul_(scale)
+    return model
+
+
+# --- minidl against torch.nn + autograd, step by step --------------------------------------------
+
+def max_weight_difference(model: Sequential, net: torch.nn.Module) -> float:
+    """The largest ``|w_minidl - w_torch|`` over every weight and bias of the two networks."""
+    ours = [value for value, _ in model.param()]
+    theirs = [p.detach() for p in net.parameters()]
+    if len(ours) != len(theirs) or any(a.shape != b.shape for a, b in zip(ours, theirs)):
+        raise ValueError(f"max_weight_difference: the networks differ: minidl has shapes "
+                         f"{[tuple(a.shape) for a in ours]}, torch {[tuple(b.shape) for b in theirs]}")
+    return max(float((a - b).abs().max()) for a, b in zip(ours, theirs))
+
+
+def step_by_step(model: Sequential, x: torch.Tensor, y: torch.Tensor, *, steps: int,
+                 step_size: float = 0.01, momentum: float = 0.0, loss: str = "mse",
+                 generator: torch.Generator | None = None, torch_lr: float | None = None,
+                 torch_momentum: float | None = None) -> torch.Tensor:
+    r"""Train a copy of ``model`` (minidl) and its ``torch_twin`` one sample at a time, in the
+    same random order; return the largest weight difference after each step, shape ``(steps,)``.
+
+    minidl uses its own backward (eqs. 1-5) and the paper's EMA momentum
+    :math:`V \leftarrow \beta V + (1-\beta) g,\ w \leftarrow w - \eta V`; torch uses autograd and
+    ``torch.optim.SGD(lr=torch_lr, momentum=torch_momentum)``, by default
+    ``lr = eta * (1 - beta)``, ``momentum = beta`` (the equivalent form). Passing another
+    ``torch_lr`` shows what a wrong translation of the momentum does. ``model`` is not changed.
+    """
+    check_int(steps, "steps", 1)
+    ours = copy.deepcopy(model)
+    net = torch_twin(ours)
+    lr = step_size * (1 - momentum) if torch_lr is None else torch_lr
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr,
+                                momentum=momentum if torch_momentum is None else torch_momentum)
+    sgd = SGD(ours.param(), momentum)
+    ours_loss, their_loss = resolve_loss(loss), torch_loss(loss)
+    t = as_targets(y, ours.out_features, ours.dtype)
+    n = x.shape[0]
+    order = torch.cat([torch.randperm(n, generator=generator) for _ in range(-(-steps // n))])
+    differences = torch.empty(steps, dtype=torch.float64)
+    for k in range(steps):
+        xb, tb = x[order[k]].unsqueeze(0), t[order[k]].unsqueeze(0)
+        ours.zero_grad()
+        ours.backward(ours_loss.compute_grad(ours.forward(xb), tb))
+        sgd.step(step_size)
+        optimizer.zero_grad()
+        their_loss(net(xb), tb).backward()
+        optimizer.step()
+        differences[k] = max_weight_difference(ours, net)
+    return differences
+
+
+# --- smoothness of a learning curve ---------------------------------------------------------------
+
+def _curve(curve, name: str) -> torch.Tensor:
+    values = torch.as_tensor(curve, dtype=torch.float64)
+    if values.dim() != 1 or values.numel() < 3:
+        raise ValueError(f"{name}: expected a 1-d curve of at least 3 values (one per epoch), "
+                         f"got shape {tuple(values.shape)}")
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError(f"{name}: expected finite values, the curve holds NaN or infinity")
+    return values
+
+
+def total_variation(curve: Sequence[float]) -> float:
+    r"""Total variation :math:`\sum_e |L_{e+1} - L_e|`: the length of the path the curve travels
+    up and down. A monotone curve has ``|L_last - L_first|``; every wiggle adds twice its height."""
+    return float(_curve(curve, "total_variation").diff().abs().sum())
+
+
+def fraction_of_increases(curve: Sequence[float]) -> float:
+    """Fraction of epochs after which the value goes *up* (``L_{e+1} > L_e``): 0 for a loss curve
+    that only decreases, about 1/2 for noise."""
+    return float((_curve(curve, "fraction_of_increases").diff() > 0).double().mean())
+
+
+def mean_abs_second_difference(curve: Sequence[float]) -> float:
+    r"""Mean of :math:`|L_{e+1} - 2 L_e + L_{e-1}|`: zero on a straight line, large on a zig-zag."""
+    return float(_curve(curve, "mean_abs_second_difference").diff(n=2).abs().mean())
+
+
+def smoothness(curve: Sequence[float]) -> dict[str, float]:
+    """The three measures above for one curve (smaller is smoother)."""
+    return {"total_variation": total_variation(curve),
+            "fraction_of_increases": fraction_of_increases(curve),
+            "mean_abs_second_difference": mean_abs_second_difference(curve)}
+
+
+# --- timing ---------------------------------------------------------------------------------------
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run the block on one CPU thread (tiny matrices: threads cost more than they give, and the
+    other processes on the machine make multi-threaded timings erratic)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def seconds_per_epoch(train_one_epoch: Callable[[], object], repeats: int = 3) -> float:
+    """Median wall time of ``repeats`` calls of ``train_one_epoch``, on one thread."""
+    check_int(repeats, "repeats", 1)
+    times = []
+    with single_thread():
+        for _ in range(repeats):
+            start = time.perf_counter()
+            train_one_epoch()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_minidl_and_torch(model: Sequential, x, y, x_validation, y_validation, *, repeats: int = 3,
+                          step_size: float = 0.01, loss: str = "elementwise") -> dict[str, float]:
+    """Seconds per epoch of per-sample SGD (plus the per-epoch metrics on both sets) for minidl's
+    ``fit`` and for ``fit_torch`` on its twin, timed alternately in the same process, one thread.
+    Copies of ``model`` are trained; ``model`` is not changed."""
+    check_int(repeats, "repeats", 1)
+    ours = copy.deepcopy(model)
+    net = torch_twin(ours)
+    kw = dict(epochs=1, step_size=step_size, decay=1.0, loss=loss)
+    times = {"minidl": [], "torch": []}
+    for r in range(repeats):
+        times["minidl"].append(seconds_per_epoch(lambda: ours.fit(x, y, x_validation, y_validation, seed=r, **kw), 1))
+        times["torch"].append(seconds_per_epoch(lambda: fit_torch(net, x, y, x_validation, y_validation, seed=r, **kw), 1))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# --- many runs ------------------------------------------------------------------------------------
+
+def train_configs(seeds: Sequence[int] | dict[str, Sequence[int]],
+                  factories: dict[str, Callable[..., Sequential]], *, n_train: int = 1000,
+                  n_validation: int = 1000, dtype: torch.dtype = torch.float32,
+                  **fit_kw) -> dict[str, list[History]]:
+    """Train one run per seed for every model factory, all in one stacked ``fit_runs`` call.
+
+    ``factories`` maps a name to a model factory (``paper_model``, ``torch_init_model``, ...);
+    ``seeds`` is one list for all of them, or a dict giving each name its own list.
+    Run (name, seed) draws its data, weights and shuffling from ``seed`` alone (``make_run``), so
+    two factories with the same seed see the same data and the same sample order. ``fit_kw``
+    goes to ``fit_runs`` (epochs, step_size, decay, loss, momentum, batch_size).
+    Returns ``{name: [History per seed]}``.
+    """
+    per_name = seeds if isinstance(seeds, dict) else {name: seeds for name in factories}
+    if not factories or set(per_name) != set(factories) or not all(per_name.values()):
+        raise ValueError(f"train_configs: expected at least one factory and a non-empty seed list for each, "
+                         f"got factories {sorted(factories)} and seeds for {sorted(per_name)}")
+    plan = [(name, s) for name in factories for s in per_name[name]]
+    runs = [make_run(s, factories[name], n_train, n_validation, dtype=dtype) for name, s in plan]
+    data = [torch.stack(parts) for parts in zip(*(d for _, d, _ in runs))]
+    histories = fit_runs(stack_models([m for _, _, m in runs]), *data,
+                         generator=[g for g, _, _ in runs], **fit_kw)
+    out: dict[str, list[History]] = {name: [] for name in factories}
+    for (name, _), history in zip(plan, histories):
+        out[name].append(history)
+    return out
+
+
+METRIC_NAMES = {"loss": "training MSE", "accuracy": "training accuracy",
+                "val_loss": "validation MSE", "val_accuracy": "validation accuracy"}
+
+
+def final_values(histories: Sequence[History]) -> dict[str, list[float]]:
+    """The last epoch's value of every metric, one per run."""
+    if not histories:
+        raise ValueError("final_values: expected at least one History, got none")
+    return {k: [h.history[k][-1] for h in histories] for k in histories[0].history}
+
+
+def summarise(histories: Sequence[History]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation over runs of every metric's final value.
+
+    The standard deviation is the sample one (``n - 1``), as ``torch.std`` and ``numpy.std(ddof=1)``.
+    """
+    out = {}
+    for k, values in final_values(histories).items():
+        t = torch.tensor(values, dtype=torch.float64)
+        out[k] = {"mean": float(t.mean()), "std": float(t.std()) if len(values) > 1 else 0.0}
+    return out
+
+
+def epochs_to_reach(histories: Sequence[History], threshold: float, key: str = "val_accuracy") -> list[int | None]:
+    """For each run, the first epoch (counted from 1) at which ``key`` reaches ``threshold``;
+    ``None`` if it never does."""
+    out = []
+    for h in histories:
+        out.append(next((e + 1 for e, v in enumerate(h.history[key]) if v >= threshold), None))
+    return out
+
+
+def mean_curve(histories: Sequence[History], key: str) -> list[float]:
+    """The per-epoch mean over runs of one metric."""
+    return torch.tensor([h.history[key] for h in histories], dtype=torch.float64).mean(0).tolist()
+
+
+def describe_runs(histories: Sequence[History], thresholds: Sequence[float] = (0.95, 0.97)) -> dict[str, float]:
+    """One row of an ablation table, over the runs: the final validation accuracy (mean, std),
+    its mean over the last 10 epochs (less sensitive to the last step's noise), the median
+    epoch at which the validation accuracy first reaches each threshold (``inf`` when more than
+    half the runs never do), the mean smoothness of the training-loss curves (total variation,
+    fraction of increases) and the mean total variation of the validation-accuracy curves."""
+    summary = summarise(histories)
+    last10 = torch.tensor([h.history["val_accuracy"][-10:] for h in histories], dtype=torch.float64)
+    row = {"val_accuracy": summary["val_accuracy"]["mean"], "val_accuracy_std": summary["val_accuracy"]["std"],
+           "val_accuracy_last10": float(last10.mean()), "loss": summary["loss"]["mean"]}
+    for threshold in thresholds:
+        reached = [math.inf if e is None else e for e in epochs_to_reach(histories, threshold)]
+        row[f"epochs_to_{threshold:g}"] = float(statistics.median(reached))
+    for k in ("total_variation", "fraction_of_increases"):
+        row[k] = statistics.mean(smoothness(h.history["loss"])[k] for h in histories)
+    row["val_accuracy_total_variation"] = statistics.mean(total_variation(h.history["val_accuracy"])
+                                                          for h in histories)
+    return row
+
+
+# --- batch gradient descent -----------------------------------------------------------------------
+
+def batch_size_sweep(batch_sizes: Sequence[int], seeds: Sequence[int], *, epochs: int = 100,
+                     step_size: float = 0.01, decay: float = 0.9, loss: str = "mse",
+                     timing_repeats: int = 2, n_train: int = 1000,
+                     model_factory: Callable[..., Sequential] = paper_model,
+                     reuse: dict[int, Sequence[History]] | None = None) -> list[dict[str, float]]:
+    """Batch gradient descent for each batch size: one row per batch size with the number of
+    gradient steps per epoch and in total, the seconds per epoch (one model, one thread) and the
+    mean and std over ``seeds`` of the final training and validation accuracy.
+
+    Every batch size gets the same number of *epochs*, hence ``ceil(n_train / B)`` times fewer
+    gradient steps for batch size B: each step uses the mean gradient of B samples.
+    ``reuse`` maps a batch size to histories already trained with exactly this configuration
+    and these seeds (say batch size 1 from another experiment): they are not trained again.
+    """
+    rows = []
+    for b in batch_sizes:
+        check_int(b, "batch_size", 1, n_train)
+        if reuse and b in reuse:
+            histories = list(reuse[b])
+            if len(histories) != len(seeds) or len(histories[0].history["loss"]) != epochs:
+                raise ValueError(f"reuse[{b}]: expected {len(seeds)} histories of {epochs} epochs, got "
+                                 f"{len(histories)} of {len(histories[0].history['loss']) if histories else 0}")
+        else:
+            histories = train_configs(seeds, {"model": model_factory}, n_train=n_train, epochs=epochs,
+                                      step_size=step_size, decay=decay, loss=loss, batch_size=b)["model"]
+        g, (x, y, xv, yv), model = make_run(seeds[0], model_factory, n_train)
+        seconds = seconds_per_epoch(lambda: model.fit(x, y, xv, yv, epochs=1, batch_size=b,
+                                                      step_size=step_size, loss=loss, generator=g),
+                                    timing_repeats)
+        summary = summarise(histories)
+        steps = -(-n_train // b)
+        rows.append({"batch_size": b, "steps_per_epoch": steps, "steps": steps * epochs,
+                     "seconds_per_epoch": seconds,
+                     "accuracy": summary["accuracy"]["mean"], "accuracy_std": summary["accuracy"]["std"],
+                     "val_accuracy": summary["val_accuracy"]["mean"],
+                     "val_accuracy_std": summary["val_accuracy"]["std"]})
+    return rows
+
+
+# --- tables beside the paper's ---------------------------------------------------------------------
+
+def table_markdown(summary: dict[str, dict[str, float]], paper: dict[str, tuple[float, float]],
+                   title: str) -> str:
+    """A Markdown table: one row per set (training, validation), reproduced and paper's values."""
+    lines = [f"**{title}**", "",
+             "| set | MSE (reproduced) | MSE (paper) | accuracy (reproduced) | accuracy (paper) |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, prefix in (("training", ""), ("validation", "val_")):
+        cells = [name]
+        for metric in ("loss", "accuracy"):
+            s = summary[prefix + metric]
+            p = paper[prefix + metric]
+            cells += [f"{s['mean']:.5f} ± {s['std']:.5f}", f"{p[0]:.5f} ± {p[1]:.5f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(histories: Sequence[History], paper: dict[str, tuple[float, float]],
+                md_path: str | os.PathLike, json_path: str | os.PathLike, *, title: str,
+                config: dict[str, object], seeds: Sequence[int]) -> dict[str, dict[str, float]]:
+    """Write the table of ``histories`` (mean ± std of the final metrics) beside ``paper`` to
+    ``md_path`` and, with every run's values and the configuration, to ``json_path``.
+    Returns the summary."""
+    summary = summarise(histories)
+    for path in (md_path, json_path):
+        os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+    with open(md_path, "w") as f:
+        f.write(table_markdown(summary, paper, title))
+    record = {"title": title, "config": config, "seeds": list(seeds), "summary": summary,
+              "paper": {k: {"mean": v[0], "std": v[1]} for k, v in paper.items()},
+              "runs": final_values(histories)}
+    with open(json_path, "w") as f:
+        json.dump(record, f, indent=2)
+        f.write("\n")
+    return summary
