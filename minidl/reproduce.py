@@ -1,0 +1,120 @@
+"""The main job: ``python -m minidl.reproduce`` executes every notebook and regenerates figures/.
+
+Every ``notebooks/[0-9][0-9]_*.ipynb`` is executed in order, in place (the outputs are saved
+in the notebook), headless, in a kernel running this Python (``sys.executable``, so the
+current environment) with ``notebooks/`` as its working directory. The notebooks write the
+figures; this command prints each notebook's name and time, then the files of ``figures/``
+written during the run. If a notebook fails, it stops with exit status 1 and names the
+notebook and the failing cell; the failed notebook is not overwritten.
+
+    python -m minidl.reproduce                 # every notebook
+    python -m minidl.reproduce 04 05           # only the notebooks whose names start so
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import ipykernel.kernelspec
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from traitlets import default
+
+from .experiments import FIGURES, REPO_ROOT, written_since
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+
+
+def find_notebooks(directory: str | Path = NOTEBOOKS, only: list[str] | None = None) -> list[Path]:
+    """The numbered notebooks ``NN_*.ipynb`` of ``directory`` in order; with ``only``, those
+    whose file name starts with one of its prefixes (``'04'`` or ``'04_training'``)."""
+    paths = sorted(Path(directory).glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        paths = [p for p in paths if any(p.name.startswith(prefix) for prefix in only)]
+    return paths
+
+
+class CurrentEnvironment(KernelSpecManager):
+    """Kernel specs that always give ipykernel on this interpreter (``sys.executable``), as
+    nbval's ``--nbval-current-env`` does, whatever kernels are installed elsewhere."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict())
+
+
+class CurrentEnvironmentKernel(AsyncKernelManager):
+    """The kernel manager nbclient creates (and shuts down after each notebook), with the
+    kernel specs of ``CurrentEnvironment``."""
+
+    @default("kernel_spec_manager")
+    def _current_environment(self) -> KernelSpecManager:
+        return CurrentEnvironment()
+
+
+class NotebookError(RuntimeError):
+    """A notebook raised an error while executing."""
+
+
+def execute_notebook(path: str | Path, timeout: int = 1200) -> float:
+    """Execute the notebook at ``path`` in place (outputs saved) and return the seconds taken.
+
+    The kernel is ``python -m ipykernel_launcher`` of this interpreter, started in the
+    notebook's folder. Raises ``NotebookError`` naming the failing cell; the file is then
+    left as it was.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_manager_class=CurrentEnvironmentKernel, kernel_name="python3",
+                            timeout=timeout, record_timing=False, resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        raise NotebookError(f"{path.name} failed:\n{error}") from error
+    except Exception as error:      # the kernel died, did not start, or a cell timed out
+        raise NotebookError(f"{path.name} could not be executed: {type(error).__name__}: {error}") from error
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m minidl.reproduce", description=__doc__.splitlines()[0])
+    parser.add_argument("only", nargs="*", help="run only the notebooks whose names start with these (e.g. 04)")
+    parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of the notebooks (default: %(default)s)")
+    parser.add_argument("--figures", default=str(FIGURES), help="folder the notebooks write to (default: %(default)s)")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell (default: %(default)s)")
+    args = parser.parse_args(argv)
+
+    paths = find_notebooks(args.notebooks, args.only)
+    if not paths:
+        print(f"error: no notebook NN_*.ipynb in {args.notebooks}"
+              + (f" starting with {args.only}" if args.only else ""), file=sys.stderr)
+        return 1
+    print(f"Executing {len(paths)} notebooks in {args.notebooks} with {sys.executable}", flush=True)
+    wall, start = time.time(), time.perf_counter()
+    for i, path in enumerate(paths, 1):
+        print(f"[{i}/{len(paths)}] {path.name} ...", flush=True)
+        try:
+            seconds = execute_notebook(path, args.timeout)
+        except NotebookError as error:
+            print(f"error: {error}", file=sys.stderr)
+            print(f"FAILED: {path.name} (notebooks after it were not run)", file=sys.stderr)
+            return 1
+        print(f"[{i}/{len(paths)}] {path.name} done in {seconds:.1f} s", flush=True)
+    files = written_since(wall, args.figures)
+    print(f"All {len(paths)} notebooks executed in {time.perf_counter() - start:.1f} s. "
+          f"{len(files)} files written to {args.figures}:")
+    for f in files:
+        print(f"  {f.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
