@@ -7,26 +7,12 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+from minidl.gradcheck import numerical_gradient
 from minidl import ElementwiseMSE, Linear, MSE, ReLU, Sequential, Tanh, paper_model
 
 F64 = torch.float64
 settings.register_profile("minidl", max_examples=40, deadline=None)
 settings.load_profile("minidl")
-
-
-def finite_difference(f, tensor: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
-    """Central differences of the scalar f() with respect to every entry of ``tensor`` (in place)."""
-    grad = torch.zeros_like(tensor)
-    flat, gflat = tensor.view(-1), grad.view(-1)
-    for k in range(flat.numel()):
-        old = flat[k].item()
-        flat[k] = old + h
-        up = f()
-        flat[k] = old - h
-        down = f()
-        flat[k] = old
-        gflat[k] = (up - down) / (2 * h)
-    return grad
 
 
 def rel_error(a: torch.Tensor, b: torch.Tensor, tiny: float = 1e-12) -> float:
@@ -66,9 +52,9 @@ def test_layer_backward_matches_finite_differences(case):
     layer.forward(x)
     layer.zero_grad()
     grad_x = layer.backward(r)
-    assert rel_error(grad_x, finite_difference(f, x)) < 1e-7
+    assert rel_error(grad_x, numerical_gradient(f, x, h=1e-6)) < 1e-7
     for value, grad in layer.param():
-        assert rel_error(grad, finite_difference(f, value)) < 1e-7
+        assert rel_error(grad, numerical_gradient(f, value, h=1e-6)) < 1e-7
 
 
 def autograd_reference(layers, params, x, t):
@@ -116,7 +102,7 @@ def test_whole_paper_network_matches_finite_differences():
     model.zero_grad()
     model.backward(MSE.compute_grad(model.forward(x), t))
     for value, grad in model.param():
-        assert rel_error(grad, finite_difference(f, value)) < 1e-7
+        assert rel_error(grad, numerical_gradient(f, value, h=1e-6)) < 1e-7
 
 
 @pytest.mark.parametrize("loss", [MSE, ElementwiseMSE])
@@ -125,7 +111,7 @@ def test_loss_gradient_matches_finite_differences_and_torch(loss, n, c, seed):
     g = torch.Generator().manual_seed(seed)
     pred, t = torch.randn(n, c, generator=g, dtype=F64), torch.randn(n, c, generator=g, dtype=F64)
     grad = loss.compute_grad(pred, t)
-    assert rel_error(grad, finite_difference(lambda: loss.compute_loss(pred, t).item(), pred)) < 1e-7
+    assert rel_error(grad, numerical_gradient(lambda: loss.compute_loss(pred, t).item(), pred, h=1e-6)) < 1e-7
     p = pred.clone().requires_grad_()
     reference = ((p - t) ** 2).sum(1).mean() if loss is MSE else torch.nn.functional.mse_loss(p, t)
     reference.backward()

@@ -12,22 +12,9 @@ import torch
 from hypothesis import assume, event, given, settings, strategies as st
 
 from minidl import DivergenceError, ElementwiseMSE, Linear, MSE, ReLU, Sequential, Tanh, build_data, paper_model
+from minidl.gradcheck import numerical_gradient
 
 FAST = settings(max_examples=30, deadline=None)
-
-
-def numeric_grad(f, t: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Central differences (f(t + eps e_i) - f(t - eps e_i)) / 2 eps, changing t in place."""
-    grad, flat = torch.zeros_like(t), t.view(-1)
-    for i in range(flat.numel()):
-        old = flat[i].item()
-        flat[i] = old + eps
-        up = f()
-        flat[i] = old - eps
-        down = f()
-        flat[i] = old
-        grad.view(-1)[i] = (up - down) / (2 * eps)
-    return grad
 
 
 def close(analytic: torch.Tensor, numeric: torch.Tensor) -> bool:
@@ -74,8 +61,8 @@ def test_backward_agrees_with_finite_differences(case):
     model.zero_grad()
     grad_x = model.backward(loss.compute_grad(model.forward(x), t))
     for value, grad in model.param():
-        assert close(grad, numeric_grad(f, value)), f"parameter gradient differs in {model!r}"
-    assert close(grad_x, numeric_grad(f, x)), "input gradient differs"
+        assert close(grad, numerical_gradient(f, value, h=1e-6)), f"parameter gradient differs in {model!r}"
+    assert close(grad_x, numerical_gradient(f, x, h=1e-6)), "input gradient differs"
 
 
 @FAST
@@ -92,9 +79,9 @@ def test_each_layer_backward_agrees_with_finite_differences(n_in, n_out, n, seed
     layer.forward(x)
     layer.zero_grad()
     grad_x = layer.backward(r)
-    assert close(grad_x, numeric_grad(f, x))
+    assert close(grad_x, numerical_gradient(f, x, h=1e-6))
     for value, grad in layer.param():
-        assert close(grad, numeric_grad(f, value))
+        assert close(grad, numerical_gradient(f, value, h=1e-6))
 
 
 def finite(model) -> bool:
