@@ -86,15 +86,26 @@ def test_new_data_button_draws_new_points_and_retrains(playground):
 
 
 def test_curves_are_redrawn_while_training_runs():
-    playground = Playground(**{**SMALL, "epochs": 4}, render_every=1e-6, train=False)
-    seen = []   # (epochs on the loss axes, regions title) each time the image changes
-    playground.image.observe(lambda change: seen.append(
-        (len(loss_curve(playground)), playground.regions_ax.get_title())), names="value")
+    playground = Playground(**{**SMALL, "epochs": 4}, render_every=0, train=False)
+    seen = []   # (training loss drawn, training loss so far, regions title) at each image change
+    playground.image.observe(lambda change: seen.append((
+        loss_curve(playground), list(playground.history["loss"]), playground.regions_ax.get_title())),
+        names="value")
     playground.run()
-    assert seen[0][0] == 1                              # the first epoch shows at once
-    assert "training" in seen[0][1]
-    assert seen[-1] == (4, "decision regions (validation set)")
-    assert len(seen) == len(playground.update_times) >= 2
+    assert [len(drawn) for drawn, _, _ in seen] == [1, 2, 3, 4, 4]   # every epoch, then the end
+    assert all(drawn == so_far for drawn, so_far, _ in seen)
+    assert all(title == "decision regions (drawn when the run ends)" for _, _, title in seen[:-1])
+    assert seen[-1][2] == "decision regions (validation set)"
+    assert len(playground.update_times) == 5
+    seen.clear()
+    playground.run()                                   # the next run keeps the old regions meanwhile
+    assert seen[0][2] == "previous decision regions (training...)"
+
+
+def test_redraws_while_training_are_throttled_by_default():
+    playground = Playground(**{**SMALL, "epochs": 8}, train=False)
+    playground.run()
+    assert 2 <= len(playground.update_times) < 9          # first epoch, maybe some, and the end
 
 
 def test_a_large_learning_rate_says_diverged_in_words(playground):
@@ -120,7 +131,7 @@ def test_divergence_message_reads_the_loss_value_from_the_error():
 
 @pytest.mark.parametrize("option, value, error", [
     ("n_train", 1, ValueError), ("n_train", 2.5, TypeError), ("epochs", 0, ValueError),
-    ("epochs", 101, ValueError), ("render_every", 0, ValueError), ("seed", -1, ValueError),
+    ("epochs", 101, ValueError), ("render_every", -1, ValueError), ("render_every", "fast", TypeError), ("seed", -1, ValueError),
 ])
 def test_bad_options_are_refused_with_their_name(option, value, error):
     with pytest.raises(error, match=option):
@@ -129,6 +140,7 @@ def test_bad_options_are_refused_with_their_name(option, value, error):
 
 def test_measure_latency_reports_seconds_for_a_slider_change():
     result = measure_latency(repeats=1, **SMALL)
-    assert set(result) == {"first_update_s", "full_run_s", "epochs", "n_train"}
+    assert set(result) == {"first_update_s", "full_run_s", "full_run_cpu_s", "epochs", "n_train"}
     assert 0 < result["first_update_s"] <= result["full_run_s"]
+    assert result["full_run_cpu_s"] > 0
     assert (result["epochs"], result["n_train"]) == (SMALL["epochs"], SMALL["n_train"])
