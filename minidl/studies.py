@@ -7,9 +7,10 @@ use, so that it is tested (``tests/test_studies.py``) and the notebooks stay sho
 - ``step_by_step``: minidl and its ``torch.nn`` + autograd twin trained side by side, the
   largest weight difference after every step;
 - ``total_variation``, ``fraction_of_increases``, ``mean_abs_second_difference``: how smooth a
-  learning curve is, as numbers;
+  learning curve is, as numbers (``smoothness`` gives all three);
 - ``seconds_per_epoch``, ``time_minidl_and_torch``: timings on one thread;
-- ``train_configs``, ``summarise``, ``epochs_to_reach``: many runs at once (``minidl.runs``);
+- ``train_configs``, ``summarise``, ``epochs_to_reach``, ``describe_runs``, ``mean_curve``: many
+  runs at once (``minidl.runs``) and what to read from them;
 - ``batch_size_sweep``: batch gradient descent for several batch sizes;
 - ``write_table``: a table beside the paper's, as Markdown and JSON in ``figures/``.
 """
