@@ -251,7 +251,7 @@ def fig1_record(results: dict[str, Fig1Runs], command: str = COMMAND) -> dict[st
         "paper": {k: {"mean": m, "std": s} for k, (m, s) in PAPER_FIG1.items()},
         "matching_convention": {"trained": trained, "measured": measured},
         "conventions": {
-            loss: {"config": r.config, "seeds": r.seeds, "seconds": round(r.seconds, 1),
+            loss: {"config": r.config, "seeds": r.seeds,
                    "table": r.table(), "within_one_paper_std": within_one_std(r.table()),
                    "summary": r.summary(), "runs": r.final}
             for loss, r in results.items()},
