@@ -107,6 +107,14 @@ class Linear(Module):
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(self.weight, self.grad_weight), (self.bias, self.grad_bias)]
 
+    def zero_grad(self) -> None:
+        self.grad_weight.zero_()
+        self.grad_bias.zero_()
+
+    def gradient_step(self, step_size: float) -> None:
+        self.weight.add_(self.grad_weight, alpha=-step_size)     # eq. (6)
+        self.bias.add_(self.grad_bias, alpha=-step_size)         # eq. (7)
+
     def output_features(self, input_features: int) -> int:
         return self.out_features
 
@@ -163,6 +171,12 @@ class _Activation(Module):
             got = tuple(grad_wrt_output.shape) if isinstance(grad_wrt_output, torch.Tensor) else type(grad_wrt_output).__name__
             raise ValueError(f"{self!r}.backward: expected a gradient of shape {tuple(self.output.shape)}, got {got}")
         return grad_wrt_output * self.derivative(self.output)           # eq. (3)
+
+    def zero_grad(self) -> None:
+        pass                 # no parameters, no gradients to reset
+
+    def gradient_step(self, step_size: float) -> None:
+        pass                 # no parameters to update (Section IV)
 
     def activate(self, s: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
