@@ -21,19 +21,19 @@ import torch
 from ._checks import check_tensor
 
 
-def _check_pair(predictions, targets) -> None:
+def _check_pair(predictions, targets, loss: str) -> None:
     check_tensor(predictions, "predictions")
     check_tensor(targets, "targets")
     if predictions.shape != targets.shape:
-        raise ValueError(f"MSE: predictions and targets must have the same shape, got predictions "
+        raise ValueError(f"{loss}: predictions and targets must have the same shape, got predictions "
                          f"{tuple(predictions.shape)} and targets {tuple(targets.shape)}")
     if predictions.dim() < 2:
-        raise ValueError(f"MSE: expected (N, C) tensors, got shape {tuple(predictions.shape)}")
+        raise ValueError(f"{loss}: expected (N, C) tensors, got shape {tuple(predictions.shape)}")
     if predictions.dtype != targets.dtype:
-        raise TypeError(f"MSE: predictions and targets must have the same dtype, got "
+        raise TypeError(f"{loss}: predictions and targets must have the same dtype, got "
                         f"{predictions.dtype} and {targets.dtype}")
     if not predictions.is_floating_point():
-        raise TypeError(f"MSE: expected floating-point predictions and targets, got {predictions.dtype}; "
+        raise TypeError(f"{loss}: expected floating-point predictions and targets, got {predictions.dtype}; "
                         f"convert them with .float()")
 
 
@@ -42,14 +42,14 @@ class MSE:
 
     @staticmethod
     def compute_loss(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        _check_pair(predictions, targets)
+        _check_pair(predictions, targets, "MSE")
         return (predictions - targets).pow(2).sum(-1).mean(-1)
 
     @staticmethod
     def compute_grad(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """dL/d(pred) = 2 (pred - target) / N: eq. (1), divided by the N samples."""
         if predictions.shape != targets.shape:   # the cheap check first: this runs every step
-            _check_pair(predictions, targets)
+            _check_pair(predictions, targets, "MSE")
         return (predictions - targets).mul_(2.0 / predictions.shape[-2])
 
 
@@ -58,14 +58,14 @@ class ElementwiseMSE:
 
     @staticmethod
     def compute_loss(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        _check_pair(predictions, targets)
+        _check_pair(predictions, targets, "ElementwiseMSE")
         return (predictions - targets).pow(2).mean((-2, -1))
 
     @staticmethod
     def compute_grad(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """dL/d(pred) = 2 (pred - target) / (N C)."""
         if predictions.shape != targets.shape:
-            _check_pair(predictions, targets)
+            _check_pair(predictions, targets, "ElementwiseMSE")
         return (predictions - targets).mul_(2.0 / (predictions.shape[-2] * predictions.shape[-1]))
 
 

@@ -16,7 +16,6 @@ Everything runs in the kernel's thread: while a run trains, the next slider chan
 from __future__ import annotations
 
 import io
-import re
 import statistics
 import time
 
@@ -37,9 +36,7 @@ STYLE = {"description_width": "110px"}
 
 def divergence_message(error: DivergenceError) -> str:
     """'diverged at epoch k: loss is nan; try a smaller learning rate' for a DivergenceError."""
-    found = re.search(r"the loss is (\S+)", str(error))
-    value = found.group(1) if found else "not finite"
-    return f"diverged at epoch {error.epoch}: loss is {value}; try a smaller learning rate"
+    return f"diverged at epoch {error.epoch}: loss is {error.loss:g}; try a smaller learning rate"
 
 
 class Playground:

@@ -41,10 +41,12 @@ class DivergenceError(ArithmeticError):
     of every epoch). The model was put back to the weights it had
     at the start of that epoch (the last finite ones); ``history`` holds the epochs before."""
 
-    def __init__(self, message: str, epoch: int, history: dict[str, torch.Tensor]) -> None:
+    def __init__(self, message: str, epoch: int, history: dict[str, torch.Tensor],
+                 loss: float = math.nan) -> None:
         super().__init__(message)
-        self.epoch = epoch
+        self.epoch = epoch          # 1-based: the epoch in which the loss stopped being finite
         self.history = history
+        self.loss = loss            # the training loss at the end of that epoch (of a diverged run)
 
 
 def resolve_loss(loss):
@@ -169,7 +171,8 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
                 f"training diverged at epoch {epoch + 1}{runs}: {what} "
                 f"with step size {eta:.3g}; try a smaller step_size (e.g. {step_size / 10:g}). "
                 f"The model keeps its weights from the start of epoch {epoch + 1}.",
-                epoch + 1, {k: torch.stack(v) for k, v in history.items() if v})
+                epoch + 1, {k: torch.stack(v) for k, v in history.items() if v},
+                logs["loss"][diverged].flatten()[0].item())
         for k, v in logs.items():
             history[k].append(v)
         if callback is not None:

@@ -1,11 +1,12 @@
 """The playground's logic, without Jupyter: set a control's value as the browser would, and check
 that training ran with that value and that the figure changed."""
+import math
 import re
 
 import pytest
 import torch
 
-from minidl import DivergenceError, paper_model
+from minidl import DivergenceError, build_data, paper_model
 from minidl.playground import Playground, divergence_message, measure_latency
 
 SMALL = dict(n_train=200, n_validation=200, epochs=3)   # fast, same code path as the defaults
@@ -123,10 +124,18 @@ def test_a_large_learning_rate_says_diverged_in_words(playground):
 
 
 def test_divergence_message_reads_the_loss_value_from_the_error():
-    error = DivergenceError("training diverged at epoch 7: the loss is inf with step size 0.5; ...", 7, {})
+    error = DivergenceError("training diverged at epoch 7: ...", 7, {}, loss=float("inf"))
     assert divergence_message(error) == "diverged at epoch 7: loss is inf; try a smaller learning rate"
-    odd = DivergenceError("something else", 2, {})
-    assert divergence_message(odd) == "diverged at epoch 2: loss is not finite; try a smaller learning rate"
+    error = DivergenceError("training diverged at epoch 2: ...", 2, {}, loss=float("nan"))
+    assert divergence_message(error) == "diverged at epoch 2: loss is nan; try a smaller learning rate"
+
+
+def test_divergence_error_from_fit_carries_the_non_finite_loss():
+    x, y = build_data(200, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(DivergenceError) as caught:
+        paper_model(generator=torch.Generator().manual_seed(0)).fit(x, y, epochs=5, step_size=10.0, seed=0)
+    assert not math.isfinite(caught.value.loss)
+    assert f"loss is {caught.value.loss:g}" in divergence_message(caught.value)
 
 
 @pytest.mark.parametrize("option, value, error", [
