@@ -13,11 +13,10 @@ from typing import Callable
 
 import torch
 
-from ._checks import check_finite, check_float_tensor, check_int, check_positive_number
+from ._checks import check_finite, check_float_tensor, check_fraction, check_int, check_positive_number
 from .losses import LOSSES, ElementwiseMSE, MSE
 from .optim import SGD, check_step_size, decayed_step_size
 from .utils import as_targets, labels_of
-from ._checks import check_fraction
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -98,7 +97,7 @@ def shuffled_order(n: int, generators: list[torch.Generator | None], runs: int |
     """A fresh random order of the n samples: (n,), or (R, n) with one order per run."""
     if runs is None:
         return torch.randperm(n, generator=generators[0])
-    gens = generators if len(generators) == runs else generators * runs
+    gens = generators if len(generators) == runs else generators[:1] * runs
     return torch.stack([torch.randperm(n, generator=g) for g in gens])
 
 
@@ -122,6 +121,8 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
     decay = check_positive_number(decay, "decay")
     if decay > 1:
         raise ValueError(f"decay: expected a number in (0, 1] (the paper uses 0.9), got {decay!r}")
+    if model.runs is not None and len(generators) not in (1, model.runs):
+        raise ValueError(f"generator: expected one generator or one per run ({model.runs}), got {len(generators)}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback: expected a function callback(epoch, logs) or None, got {type(callback).__name__}")
 
@@ -162,17 +163,8 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
         diverged = not_finite(logs, params)
         if bool(diverged.any()):
             for (value, _), old in zip(params, last_finite):
-                value.copy_(old)
-            runs = "" if model.runs is None else f" in runs {torch.nonzero(diverged).flatten().tolist()}"
-            what = next((f"the {k.replace('val_', 'validation ')} is {logs[k][~torch.isfinite(logs[k])][0].item()}"
-                         for k in ("loss", "val_loss") if k in logs and not bool(torch.isfinite(logs[k]).all())),
-                        "a weight is not finite")
-            raise DivergenceError(
-                f"training diverged at epoch {epoch + 1}{runs}: {what} "
-                f"with step size {eta:.3g}; try a smaller step_size (e.g. {step_size / 10:g}). "
-                f"The model keeps its weights from the start of epoch {epoch + 1}.",
-                epoch + 1, {k: torch.stack(v) for k, v in history.items() if v},
-                logs["loss"][diverged].flatten()[0].item())
+                value.copy_(old)                    # back to the last finite weights
+            raise divergence_error(logs, diverged, model.runs, epoch + 1, eta, step_size, history)
         for k, v in logs.items():
             history[k].append(v)
         if callback is not None:
@@ -190,6 +182,20 @@ def not_finite(logs: dict[str, torch.Tensor], params) -> torch.Tensor:
     for value, _ in params:
         bad |= ~torch.isfinite(value).flatten(start_dim=bad.dim()).all(-1)
     return bad
+
+
+def divergence_error(logs, diverged, runs, epoch, eta, step_size, history) -> DivergenceError:
+    """The error that names the epoch, the non-finite value, the step size and what to try."""
+    which = "" if runs is None else f" in runs {torch.nonzero(diverged).flatten().tolist()}"
+    what = "a weight is not finite"
+    for key in ("loss", "val_loss"):
+        if key in logs and not bool(torch.isfinite(logs[key]).all()):
+            what = f"the {key.replace('val_', 'validation ')} is {logs[key][~torch.isfinite(logs[key])][0].item()}"
+            break
+    return DivergenceError(
+        f"training diverged at epoch {epoch}{which}: {what} with step size {eta:.3g}; try a smaller "
+        f"step_size (e.g. {step_size / 10:g}). The model keeps its weights from the start of epoch {epoch}.",
+        epoch, {k: torch.stack(v) for k, v in history.items() if v}, logs["loss"][diverged].flatten()[0].item())
 
 
 def make_generators(seed: int | None, generator) -> list[torch.Generator | None]:

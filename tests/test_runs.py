@@ -157,3 +157,12 @@ def test_fit_runs_rejects_data_without_the_run_dimension():
     stacked = stack_models([small_model(s) for s in range(2)])
     with pytest.raises(ValueError, match=r"x_train: expected shape \(runs=2, N, 2\)"):
         fit_runs(stacked, torch.rand(8, 2), torch.zeros(8, dtype=torch.long), epochs=1)
+
+
+def test_fit_runs_wants_one_generator_or_one_per_run():
+    generators, data, stacked, _ = paper_runs([0, 1, 2], paper_model, n_train=20, n_validation=20)
+    before = {k: v.clone() for k, v in stacked.state_dict().items()}
+    with pytest.raises(ValueError, match=r"one generator or one per run \(3\), got 2"):
+        fit_runs(stacked, *data, epochs=1, generator=generators[:2])
+    assert all(torch.equal(before[k], v) for k, v in stacked.state_dict().items())
+    fit_runs(stacked, *data, epochs=1, generator=generators[:1])     # one shared stream is fine
