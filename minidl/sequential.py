@@ -242,7 +242,7 @@ def _checksum(state: dict[str, torch.Tensor]) -> int:
     crc = 0
     for key in sorted(state):
         crc = zlib.crc32(key.encode(), crc)
-        crc = zlib.crc32(bytes(state[key].contiguous().view(torch.uint8).flatten().tolist()), crc)
+        crc = zlib.crc32(state[key].detach().contiguous().numpy().tobytes(), crc)
     return crc
 
 
