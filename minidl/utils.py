@@ -32,7 +32,7 @@ def build_data(n: int = 1000, *, generator: torch.Generator | None = None,
 def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Integer labels of shape ``(..., N)`` to one-hot targets ``(..., N, num_classes)``."""
     out = torch.zeros(*labels.shape, num_classes, dtype=dtype)
-    return out.scatter_(-1, labels.unsqueeze(-1), 1.0)
+    return out.scatter_(-1, labels.long().unsqueeze(-1), 1.0)   # scatter_ wants int64 indices
 
 
 def as_targets(y, num_classes: int, dtype: torch.dtype, name: str = "y") -> torch.Tensor:

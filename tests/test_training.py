@@ -139,3 +139,10 @@ def test_sequential_built_with_add_layer_equals_constructor():
         b.add_layer(layer)
     x = torch.rand(7, 2)
     assert torch.equal(a.forward(x), b.forward(x))
+
+
+def test_any_integer_label_dtype_trains_like_int64():
+    x, y = build_data(40, generator=torch.Generator().manual_seed(0))
+    a = paper_model(generator=torch.Generator().manual_seed(1))
+    b = paper_model(generator=torch.Generator().manual_seed(1))
+    assert a.fit(x, y, epochs=1, seed=2).history == b.fit(x, y.to(torch.uint8), epochs=1, seed=2).history
