@@ -15,7 +15,7 @@ setup: $(BIN)/.installed
 
 ## The main job: execute every notebook headless, regenerating figures/ and the committed outputs.
 figures: setup
-	$(BIN)/python -m minidl.reproduce
+	$(BIN)/python -m minidl.lab.reproduce
 
 ## Every test: the package (pytest), the notebooks (nbval) and the sliders in a real browser.
 test: setup

@@ -1,16 +1,16 @@
 """`make benchmark`: how fast minidl trains the paper's network, against the alternatives.
 
 Everything is measured in this one process, on the same data (``build_data(1000)`` with a
-fixed seed) and from the same initial weights (``minidl.compare.torch_twin`` copies them):
+fixed seed) and from the same initial weights (``minidl.lab.compare.torch_twin`` copies them):
 
 1. seconds per epoch of the paper's 2-25-25-25-2 network on 1000 samples, for minidl
    per-sample SGD and batch GD, the same network in torch.nn + autograd + torch.optim.SGD
-   (``minidl.compare.fit_torch``, the same loop as ``Sequential.fit``), scikit-learn's
+   (``minidl.lab.compare.fit_torch``, the same loop as ``Sequential.fit``), scikit-learn's
    ``MLPClassifier`` and micrograd; the median of several repetitions, taken in turn
    (round-robin) so that a burst of load on the machine hits every contestant alike;
 2. the 30-run Fig. 1 table: one run timed and multiplied by 30, against the 30 runs
    trained at once by ``minidl.runs``;
-3. the playground's latency (``minidl.playground.measure_latency``);
+3. the playground's latency (``minidl.lab.playground.measure_latency``);
 4. each target of issues 2, 4 and 5 next to its measured figure, PASS or MISS.
 
 The peers (scikit-learn, micrograd) come from requirements-benchmark.txt; a missing one is
@@ -30,7 +30,7 @@ import torch
 
 from minidl import build_data, paper_model
 from minidl.utils import one_hot
-from minidl.compare import fit_torch, torch_twin
+from minidl.lab.compare import fit_torch, torch_twin
 from minidl.runs import fit_runs, make_run, paper_runs
 
 SEED = 0
@@ -109,7 +109,7 @@ def torch_contestant(net, x, y, threads: int) -> Contestant:
     plural = "s" if threads > 1 else ""
     default = " (torch's default)" if threads == torch.get_num_threads() else " (as minidl's fit trains)"
     return Contestant(f"torch.nn + autograd + optim.SGD, per-sample, {threads} thread{plural}", step, 1,
-                      f"minidl.compare.fit_torch{default}")
+                      f"minidl.lab.compare.fit_torch{default}")
 
 
 def fused_contestant(model, x, y) -> Contestant:
@@ -252,15 +252,15 @@ def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
 
 def playground_latency() -> dict[str, float] | None:
     try:
-        from minidl.playground import measure_latency
+        from minidl.lab.playground import measure_latency
     except ImportError:
-        print("playground latency: not available (minidl.playground.measure_latency missing)\n")
+        print("playground latency: not available (minidl.lab.playground.measure_latency missing)\n")
         return None
     result = measure_latency()
     print(f"## Playground latency (a learning-rate change, in this process, no browser)\n")
     print(f"first redrawn curves after {result['first_update_s']:.2f} s; the default run "
           f"({result['epochs']} epochs, {result['n_train']} samples) done after {result['full_run_s']:.2f} s "
-          "(medians, minidl.playground.measure_latency)\n")
+          "(medians, minidl.lab.playground.measure_latency)\n")
     return result
 
 

@@ -1,4 +1,4 @@
-"""minidl.experiments (the Fig. 1-3 reproduction) and minidl.reproduce (the main job).
+"""minidl.lab.experiments (the Fig. 1-3 reproduction) and minidl.lab.reproduce (the main job).
 
 Small and fast: a few seeds, a few epochs, small data sets. The full 30-run table is computed
 by notebook 04 (tested by nbval).
@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from minidl import paper_model
-from minidl import experiments as E
+from minidl.lab import experiments as E
 from minidl.losses import ElementwiseMSE, MSE
-from minidl.reproduce import NOTEBOOKS, find_notebooks, main as reproduce_main
+from minidl.lab.reproduce import NOTEBOOKS, find_notebooks, main as reproduce_main
 from minidl.runs import make_run
 
 SEEDS = [3, 4, 5]
@@ -193,7 +193,7 @@ def test_distance_to_boundary():
 
 def test_figures_folder_is_the_repository_s():
     assert E.FIGURES == E.REPO_ROOT / "figures"
-    assert (E.REPO_ROOT / "minidl" / "experiments.py").is_file()
+    assert (E.REPO_ROOT / "minidl" / "lab" / "experiments.py").is_file()
 
 
 # --- the main job --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import torch
 from hypothesis import assume, given, settings, strategies as st
 
 from minidl import MSE, ElementwiseMSE, Linear, ReLU, Sequential, Tanh, paper_model
-from minidl.gradcheck import (DEFAULT_H, away_from_zero, check_loss, check_module, nearest_kink,
+from minidl.lab.gradcheck import (DEFAULT_H, away_from_zero, check_loss, check_module, nearest_kink,
                               numerical_gradient, relative_error, results_table)
 
 F64 = torch.float64

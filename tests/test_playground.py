@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from minidl import DivergenceError, build_data, paper_model
-from minidl.playground import Playground, divergence_message, measure_latency
+from minidl.lab.playground import Playground, divergence_message, measure_latency
 
 SMALL = dict(n_train=200, n_validation=200, epochs=3)   # fast, same code path as the defaults
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

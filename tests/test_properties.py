@@ -12,7 +12,7 @@ import torch
 from hypothesis import assume, event, given, settings, strategies as st
 
 from minidl import DivergenceError, ElementwiseMSE, Linear, MSE, ReLU, Sequential, Tanh, build_data, paper_model
-from minidl.gradcheck import numerical_gradient
+from minidl.lab.gradcheck import numerical_gradient
 
 FAST = settings(max_examples=30, deadline=None)
 

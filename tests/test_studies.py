@@ -1,4 +1,4 @@
-"""Tests of minidl.studies: the measuring logic behind notebooks 05 and 06."""
+"""Tests of minidl.lab.studies: the measuring logic behind notebooks 05 and 06."""
 import json
 import math
 
@@ -7,9 +7,9 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from minidl import paper_model
-from minidl.compare import torch_twin
+from minidl.lab.compare import torch_twin
 from minidl.runs import make_run
-from minidl.studies import (batch_size_sweep, epochs_to_reach, final_values, fraction_of_increases,
+from minidl.lab.studies import (batch_size_sweep, epochs_to_reach, final_values, fraction_of_increases,
                             max_weight_difference, mean_abs_second_difference, mean_curve,
                             seconds_per_epoch, single_thread, smoothness, step_by_step, summarise,
                             time_minidl_and_torch, torch_init_model, total_variation, train_configs,
@@ -214,7 +214,7 @@ def test_train_configs_with_seeds_per_factory():
 
 
 def test_describe_runs():
-    from minidl.studies import describe_runs
+    from minidl.lab.studies import describe_runs
     hs = [History({"loss": [0.5, 0.3, 0.2, 0.25], "val_accuracy": [0.9, 0.95, 0.97, 0.96]}, {}),
           History({"loss": [0.5, 0.4, 0.3, 0.2], "val_accuracy": [0.9, 0.92, 0.94, 0.96]}, {}),
           History({"loss": [0.5, 0.4, 0.3, 0.2], "val_accuracy": [0.9, 0.91, 0.92, 0.93]}, {})]

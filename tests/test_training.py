@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from minidl import MSE, SGD, Linear, ReLU, Sequential, Tanh, build_data, paper_model
-from minidl.compare import fit_torch, torch_twin
+from minidl.lab.compare import fit_torch, torch_twin
 from minidl.utils import one_hot
 
 F64 = torch.float64

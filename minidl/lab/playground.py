@@ -6,7 +6,7 @@ training/validation loss and accuracy per epoch (redrawn while training runs) an
 decision regions with the misclassified points and the true circle. The figure is a PNG in
 an ``ipywidgets.Image``, so it looks the same in JupyterLab, in a test and in a screenshot.
 
-    >>> from minidl.playground import Playground
+    >>> from minidl.lab.playground import Playground
     >>> playground = Playground()            # trains once with the defaults
     >>> playground                           # in a notebook: the live widget
     >>> playground.learning_rate.value = 0.1 # retrains now, as releasing the slider does
@@ -23,11 +23,11 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from . import paper_model
-from ._checks import check_int
+from .. import paper_model
+from .._checks import check_int
 from .plots import plot_curves, plot_decision_regions
-from .training import METRICS, DivergenceError
-from .utils import build_data
+from ..training import METRICS, DivergenceError
+from ..utils import build_data
 
 DEFAULT_EPOCHS = 10          # a default run (training and drawing) within the 3 s target: measure_latency()
 BATCH_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)

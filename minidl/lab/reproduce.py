@@ -1,4 +1,4 @@
-"""The main job: ``python -m minidl.reproduce`` executes every notebook and regenerates figures/.
+"""The main job: ``python -m minidl.lab.reproduce`` executes every notebook and regenerates figures/.
 
 Every ``notebooks/[0-9][0-9]_*.ipynb`` is executed in order, in place (the outputs are saved
 in the notebook), headless, in a kernel running this Python (``sys.executable``, so the
@@ -7,8 +7,8 @@ figures; this command prints each notebook's name and time, then the files of ``
 written during the run. If a notebook fails, it stops with exit status 1 and names the
 notebook and the failing cell; the failed notebook is not overwritten.
 
-    python -m minidl.reproduce                 # every notebook
-    python -m minidl.reproduce 04 05           # only the notebooks whose names start so
+    python -m minidl.lab.reproduce                 # every notebook
+    python -m minidl.lab.reproduce 04 05           # only the notebooks whose names start so
 """
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def execute_notebook(path: str | Path, timeout: int = 1200) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minidl.reproduce", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m minidl.lab.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("only", nargs="*", help="run only the notebooks whose names start with these (e.g. 04)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of the notebooks (default: %(default)s)")
     parser.add_argument("--figures", default=str(FIGURES), help="folder the notebooks write to (default: %(default)s)")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from .layers import Linear, ReLU, Tanh
-from .sequential import Sequential
-from .training import History, make_generators
-from .utils import as_targets
+from ..layers import Linear, ReLU, Tanh
+from ..sequential import Sequential
+from ..training import History, make_generators
+from ..utils import as_targets
 
 
 def torch_twin(model: Sequential) -> torch.nn.Sequential:

@@ -27,14 +27,14 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from . import paper_model
-from ._checks import check_int
+from .. import paper_model
+from .._checks import check_int
 from .compare import fit_torch, torch_loss, torch_twin
-from .optim import SGD
-from .runs import fit_runs, make_run, stack_models
-from .sequential import Sequential
-from .training import History, resolve_loss
-from .utils import as_targets
+from ..optim import SGD
+from ..runs import fit_runs, make_run, stack_models
+from ..sequential import Sequential
+from ..training import History, resolve_loss
+from ..utils import as_targets
 
 # --- initialisation ----------------------------------------------------------------------------
 

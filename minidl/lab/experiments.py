@@ -30,18 +30,18 @@ from typing import Callable, Sequence
 
 import torch
 
-from . import paper_model
-from ._checks import check_int
-from .losses import LOSSES
+from .. import paper_model
+from .._checks import check_int
+from ..losses import LOSSES
 from .plots import draw_circle, plot_curves, plot_decision_regions
-from .runs import fit_runs, paper_runs, unstack_model
-from .sequential import Sequential
-from .training import History, metrics
-from .utils import as_targets
+from ..runs import fit_runs, paper_runs, unstack_model
+from ..sequential import Sequential
+from ..training import History, metrics
+from ..utils import as_targets
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES = REPO_ROOT / "figures"
-COMMAND = "python -m minidl.reproduce"          # regenerates every file in figures/
+COMMAND = "python -m minidl.lab.reproduce"          # regenerates every file in figures/
 
 #: The paper's Fig. 1 (100 epochs, lr = 0.01, 30 runs): (mean, std) of the final values.
 PAPER_FIG1: dict[str, tuple[float, float]] = {
@@ -213,7 +213,7 @@ def fig1_markdown(results: dict[str, Fig1Runs], command: str = COMMAND) -> str:
     trained, measured = matching_convention(results)
     lines = [f"**Fig. 1: performance of the model ({cfg['epochs']} epochs, lr = {cfg['step_size']}, "
              f"decay {cfg['decay']} per epoch, {len(first.seeds)} runs, new data each run)**", "",
-             f"Produced by `{command}` (notebook 04, `minidl.experiments.run_fig1`, seeds "
+             f"Produced by `{command}` (notebook 04, `minidl.lab.experiments.run_fig1`, seeds "
              f"{first.seeds[0]}..{first.seeds[-1]}). Mean ± sample std over the runs of the final values.", ""]
     for loss, result in results.items():
         table = result.table()
@@ -315,7 +315,7 @@ def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | o
 
 def distance_to_boundary(x: torch.Tensor) -> torch.Tensor:
     """Distance of each point to the true circle: | ||x - centre|| - radius |."""
-    from .utils import CENTRE, RADIUS
+    from ..utils import CENTRE, RADIUS
     return ((x - torch.tensor(CENTRE, dtype=x.dtype)).norm(dim=-1) - RADIUS).abs()
 
 

@@ -11,7 +11,7 @@ with gradients computed another way:
 
   whose error is :math:`O(h^2)` (the one-sided difference's is :math:`O(h)`).
 - ``oracle='autograd'``: ``torch.autograd`` on ``torch.nn`` layers with the same weights
-  (``minidl.compare.torch_twin``). Autograd is not part of the framework; here it is a judge.
+  (``minidl.lab.compare.torch_twin``). Autograd is not part of the framework; here it is a judge.
 
 A module maps ``(N, i)`` to ``(N, o)``, not to a number, so it is checked on the scalar
 :math:`f(x) = \sum_{n,j} \mathrm{forward}(x)_{nj} r_{nj}` with fixed random weights ``r``;
@@ -51,8 +51,8 @@ from typing import Callable
 
 import torch
 
-from ._checks import check_positive_number
-from .module import Module
+from .._checks import check_positive_number
+from ..module import Module
 
 DEFAULT_H = 1e-5
 DEFAULT_THRESHOLD = 1e-5
@@ -147,8 +147,8 @@ def away_from_zero(x: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
 def nearest_kink(module: Module, x: torch.Tensor) -> float:
     """The smallest |input| of any ReLU in ``module`` on ``x`` (inf without ReLUs): if it is
     below ``h``, a finite difference may straddle the kink."""
-    from .layers import ReLU
-    from .sequential import Sequential
+    from ..layers import ReLU
+    from ..sequential import Sequential
     nearest = float("inf")
     for layer in module.layers if isinstance(module, Sequential) else [module]:
         if isinstance(layer, (ReLU, Sequential)):
@@ -242,7 +242,7 @@ def autograd_gradients(module: Module, x: torch.Tensor, r: torch.Tensor) -> dict
     twin of ``module`` (``Linear``, ``ReLU``, ``Tanh`` or a ``Sequential`` of them) with a copy
     of its weights. Keys as in ``check_module``: ``'input'`` and the parameter names."""
     from .compare import torch_twin
-    from .sequential import Sequential
+    from ..sequential import Sequential
     seq = module if isinstance(module, Sequential) else Sequential(module)
     net = torch_twin(seq)
     xg = x.detach().clone().requires_grad_(True)
@@ -256,7 +256,7 @@ def autograd_loss_gradient(loss, predictions: torch.Tensor, targets: torch.Tenso
     ``MSE`` (and its subclasses): ``((p - t)^2).sum(-1).mean()``; ``ElementwiseMSE``:
     ``torch.nn.MSELoss()``."""
     from .compare import torch_loss
-    from .losses import LOSSES
+    from ..losses import LOSSES
     names = {cls: key for key, cls in LOSSES.items()}
     name = next((names[c] for c in getattr(loss, "__mro__", ()) if c in names), None)
     if name is None:

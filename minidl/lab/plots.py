@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .utils import CENTRE, RADIUS
+from ..utils import CENTRE, RADIUS
 
 CLASS_COLOURS = ("tab:blue", "tab:orange")     # label 0 (outside), label 1 (inside the disk)
 

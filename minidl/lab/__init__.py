@@ -1,0 +1,12 @@
+"""minidl.lab: what the notebooks, tests and benchmarks use around the framework.
+
+Not part of the framework (``minidl/*.py``), which never imports it:
+
+- ``gradcheck``: finite-difference and autograd checks of any module or loss;
+- ``compare``: the same network in ``torch.nn`` + autograd, the reference to compare against;
+- ``plots``: the data set, decision regions and learning curves (matplotlib);
+- ``experiments``: the paper's Figs. 1-3 (notebook 04);
+- ``studies``: Figs. 4-6, momentum, batch sizes, smoothness of curves (notebooks 05-06);
+- ``playground``: the sliders of notebook 07;
+- ``reproduce``: the main job, ``python -m minidl.lab.reproduce``, executing every notebook.
+"""
