@@ -29,7 +29,7 @@ import time
 import torch
 
 from minidl import build_data, paper_model
-from minidl.utils import one_hot
+from minidl.utils import one_hot, torch_threads
 from minidl.lab.compare import fit_torch, torch_twin
 from minidl.runs import fit_runs, make_run, paper_runs
 
@@ -100,12 +100,8 @@ def torch_contestant(net, x, y, threads: int) -> Contestant:
     shuffle = torch.Generator().manual_seed(SEED + 1)     # the same shuffles as minidl's
 
     def step():
-        default = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
+        with torch_threads(threads):
             fit_torch(net, x, y, epochs=1, step_size=STEP_SIZE, generator=shuffle)
-        finally:
-            torch.set_num_threads(default)
     plural = "s" if threads > 1 else ""
     default = " (torch's default)" if threads == torch.get_num_threads() else " (as minidl's fit trains)"
     return Contestant(f"torch.nn + autograd + optim.SGD, per-sample, {threads} thread{plural}", step, 1,
@@ -119,12 +115,8 @@ def fused_contestant(model, x, y) -> Contestant:
     shuffle = torch.Generator().manual_seed(SEED + 1)
 
     def step():
-        default = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with torch_threads(1):
             fused.epoch(x, t, STEP_SIZE, shuffle)
-        finally:
-            torch.set_num_threads(default)
     return Contestant("hand-fused eager loop, per-sample SGD (no framework)", step, 1,
                       "benchmarks/floor.py: fewest tensor ops, one flat parameter buffer; "
                       "no per-epoch metrics; a floor for any eager-PyTorch framework")

@@ -16,7 +16,7 @@ import torch
 from ._checks import check_finite, check_float_tensor, check_fraction, check_int, check_positive_number
 from .losses import LOSSES, ElementwiseMSE, MSE
 from .optim import SGD, check_step_size, decayed_step_size
-from .utils import as_targets, labels_of
+from .utils import as_targets, labels_of, torch_threads
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -126,15 +126,9 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
     if callback is not None and not callable(callback):
         raise TypeError(f"callback: expected a function callback(epoch, logs) or None, got {type(callback).__name__}")
 
-    # The tensors of a training step are tiny: starting threads for them costs far more than
-    # the arithmetic (and is ruinous on a busy machine), so training runs on one thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum,
                            decay, loss, generators, callback)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum, decay, loss,

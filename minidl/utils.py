@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -54,3 +56,20 @@ def as_targets(y, num_classes: int, dtype: torch.dtype, name: str = "y") -> torc
 def labels_of(targets: torch.Tensor) -> torch.Tensor:
     """Class labels from one-hot targets (or from network outputs): the arg-max."""
     return targets.argmax(-1)
+
+
+@contextmanager
+def torch_threads(n: int = 1) -> Iterator[None]:
+    """Run the block on ``n`` CPU threads (default one), then restore torch's thread count.
+
+    A training step multiplies 25 x 25 matrices: starting threads for that costs far more than
+    the arithmetic (and is ruinous on a busy machine), so training, gradient checks and timings
+    run on one thread.
+    """
+    check_int(n, "torch_threads n", 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

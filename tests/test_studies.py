@@ -11,7 +11,7 @@ from minidl.lab.compare import torch_twin
 from minidl.runs import make_run
 from minidl.lab.studies import (batch_size_sweep, epochs_to_reach, final_values, fraction_of_increases,
                             max_weight_difference, mean_abs_second_difference, mean_curve,
-                            seconds_per_epoch, single_thread, smoothness, step_by_step, summarise,
+                            seconds_per_epoch, smoothness, step_by_step, summarise,
                             time_minidl_and_torch, torch_init_model, total_variation, train_configs,
                             write_table)
 from minidl.training import History
@@ -116,13 +116,6 @@ def test_smoothness_refuses_bad_curves(bad):
 
 
 # --- timing -------------------------------------------------------------------------------------
-
-def test_single_thread_restores_the_thread_count():
-    before = torch.get_num_threads()
-    with single_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-
 
 def test_seconds_per_epoch_calls_repeats_times():
     calls = []

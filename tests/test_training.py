@@ -146,3 +146,16 @@ def test_any_integer_label_dtype_trains_like_int64():
     a = paper_model(generator=torch.Generator().manual_seed(1))
     b = paper_model(generator=torch.Generator().manual_seed(1))
     assert a.fit(x, y, epochs=1, seed=2).history == b.fit(x, y.to(torch.uint8), epochs=1, seed=2).history
+
+
+def test_torch_threads_sets_and_restores_the_thread_count_even_on_error():
+    from minidl.utils import torch_threads
+    before = torch.get_num_threads()
+    with pytest.raises(KeyError):
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+            raise KeyError("inside")
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="torch_threads n"):
+        with torch_threads(0):
+            pass

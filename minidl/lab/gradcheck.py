@@ -53,6 +53,7 @@ import torch
 
 from .._checks import check_positive_number
 from ..module import Module
+from ..utils import torch_threads
 
 DEFAULT_H = 1e-5
 DEFAULT_THRESHOLD = 1e-5
@@ -123,9 +124,7 @@ def numerical_gradient(f: Callable[[], torch.Tensor | float], tensor: torch.Tens
         raise ValueError("numerical_gradient: tensor must be contiguous (it is perturbed in place)")
     grad = torch.zeros_like(tensor)
     flat, gflat = tensor.view(-1), grad.view(-1)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)        # thousands of tiny forward passes: threads only cost time
-    try:
+    with torch_threads(1):          # thousands of tiny forward passes: threads only cost time
         for k in range(flat.numel()):
             old = flat[k].item()
             flat[k] = old + h
@@ -134,8 +133,6 @@ def numerical_gradient(f: Callable[[], torch.Tensor | float], tensor: torch.Tens
             minus = float(f())
             flat[k] = old
             gflat[k] = (plus - minus) / (2 * h)
-    finally:
-        torch.set_num_threads(threads)
     return grad
 
 

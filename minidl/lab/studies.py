@@ -22,8 +22,7 @@ import math
 import os
 import statistics
 import time
-from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -34,7 +33,7 @@ from ..optim import SGD
 from ..runs import fit_runs, make_run, stack_models
 from ..sequential import Sequential
 from ..training import History, resolve_loss
-from ..utils import as_targets
+from ..utils import as_targets, torch_threads
 
 # --- initialisation ----------------------------------------------------------------------------
 
@@ -144,23 +143,11 @@ def smoothness(curve: Sequence[float]) -> dict[str, float]:
 
 # --- timing ---------------------------------------------------------------------------------------
 
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run the block on one CPU thread (tiny matrices: threads cost more than they give, and the
-    other processes on the machine make multi-threaded timings erratic)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def seconds_per_epoch(train_one_epoch: Callable[[], object], repeats: int = 3) -> float:
     """Median wall time of ``repeats`` calls of ``train_one_epoch``, on one thread."""
     check_int(repeats, "repeats", 1)
     times = []
-    with single_thread():
+    with torch_threads(1):
         for _ in range(repeats):
             start = time.perf_counter()
             train_one_epoch()
