@@ -95,14 +95,6 @@ class Sequential(Module):
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [pair for layer in self.layers for pair in layer.param()]
 
-    def zero_grad(self) -> None:
-        for layer in self.layers:
-            layer.zero_grad()
-
-    def gradient_step(self, step_size: float) -> None:
-        for layer in self.layers:
-            layer.gradient_step(step_size)
-
     def output_features(self, input_features: int) -> int:
         for layer in self.layers:
             input_features = layer.output_features(input_features)

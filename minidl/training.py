@@ -93,6 +93,16 @@ def metrics(model, x: torch.Tensor, t: torch.Tensor, loss) -> tuple[torch.Tensor
     return loss.compute_loss(out, t), correct.to(x.dtype).mean(-1)
 
 
+def epoch_logs(evaluate: Callable, training: tuple, validation: tuple | None = None) -> dict:
+    """The end-of-epoch record ``{'loss', 'accuracy'[, 'val_loss', 'val_accuracy']}`` (``METRICS``),
+    where ``evaluate(x, t)`` returns (loss, accuracy) on one set and ``training``,
+    ``validation`` are ``(x, t)`` pairs (validation optional)."""
+    logs = dict(zip(METRICS[:2], evaluate(*training)))
+    if validation is not None:
+        logs.update(zip(METRICS[2:], evaluate(*validation)))
+    return logs
+
+
 def shuffled_order(n: int, generators: list[torch.Generator | None], runs: int | None) -> torch.Tensor:
     """A fresh random order of the n samples: (n,), or (R, n) with one order per run."""
     if runs is None:
@@ -135,10 +145,7 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
                 generators, callback) -> dict[str, torch.Tensor]:
     n = x.shape[-2]
     params = model.param()
-    if momentum > 0:
-        gradient_step = SGD(params, momentum).step     # velocities live in the optimizer
-    else:
-        gradient_step = model.gradient_step            # the paper's thin path, eqs. (6), (7)
+    optimizer = SGD(params, momentum)      # momentum 0: the plain step, eqs. (6) and (7)
     history: dict[str, list[torch.Tensor]] = {k: [] for k in (METRICS if validation else METRICS[:2])}
 
     for epoch in range(epochs):
@@ -149,11 +156,9 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
         for xb, tb in zip(xs.split(batch_size, dim=-2), ts.split(batch_size, dim=-2)):
             model.zero_grad()
             model.backward(loss.compute_grad(model.forward(xb), tb))
-            gradient_step(eta)
+            optimizer.step(eta)
 
-        logs = dict(zip(("loss", "accuracy"), metrics(model, x, t, loss)))
-        if validation:
-            logs.update(zip(("val_loss", "val_accuracy"), metrics(model, *validation, loss)))
+        logs = epoch_logs(lambda xe, te: metrics(model, xe, te, loss), (x, t), validation)
         diverged = not_finite(logs, params)
         if bool(diverged.any()):
             for (value, _), old in zip(params, last_finite):

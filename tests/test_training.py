@@ -5,6 +5,7 @@ import torch
 
 from minidl import MSE, SGD, Linear, ReLU, Sequential, Tanh, build_data, paper_model
 from minidl.lab.compare import fit_torch, torch_twin
+from minidl.optim import gradient_step, torch_sgd_lr
 from minidl.utils import one_hot
 
 F64 = torch.float64
@@ -18,7 +19,8 @@ def test_momentum_equals_torch_sgd_with_scaled_lr(beta):
     theirs = [p.clone().requires_grad_() for p in mine]
     grads = [torch.zeros_like(p) for p in mine]
     sgd = SGD(list(zip(mine, grads)), momentum=beta)
-    reference = torch.optim.SGD(theirs, lr=eta * (1 - beta), momentum=beta)
+    assert torch_sgd_lr(eta, beta) == eta * (1 - beta)
+    reference = torch.optim.SGD(theirs, lr=torch_sgd_lr(eta, beta), momentum=beta)
     for step in range(20):
         for grad, p in zip(grads, theirs):
             grad.copy_(torch.randn(grad.shape, generator=g, dtype=F64))
@@ -27,6 +29,22 @@ def test_momentum_equals_torch_sgd_with_scaled_lr(beta):
         reference.step()
     for a, b in zip(mine, theirs):
         assert torch.allclose(a, b.detach(), rtol=0, atol=1e-12)
+
+
+def test_sgd_without_momentum_is_the_plain_step_of_every_module():
+    """One implementation of eqs. (6) and (7): SGD(momentum=0), Module.gradient_step and
+    optim.gradient_step give the same bits."""
+    g = torch.Generator().manual_seed(3)
+    x, t = torch.rand(6, 2, generator=g), torch.rand(6, 2, generator=g)
+    models = [paper_model(generator=torch.Generator().manual_seed(0)) for _ in range(3)]
+    for model in models:
+        model.backward(MSE.compute_grad(model.forward(x), t))
+    SGD(models[0].param()).step(0.3)
+    models[1].gradient_step(0.3)
+    gradient_step(models[2].param(), 0.3)
+    for pairs in zip(*(m.param() for m in models)):
+        (a, grad), (b, _), (c, _) = pairs
+        assert torch.equal(a, b) and torch.equal(a, c) and grad.abs().sum() > 0
 
 
 def test_momentum_velocity_is_an_exponential_moving_average():

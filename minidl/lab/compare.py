@@ -12,7 +12,8 @@ import torch
 
 from ..layers import Linear, ReLU, Tanh
 from ..sequential import Sequential
-from ..training import History, make_generators
+from ..optim import decayed_step_size, torch_sgd_lr
+from ..training import History, epoch_logs, make_generators
 from ..utils import as_targets
 
 
@@ -49,20 +50,26 @@ def fit_torch(net: torch.nn.Module, x, y, x_validation=None, y_validation=None, 
               loss: str = "mse", seed: int | None = None, generator=None) -> History:
     """Train ``net`` with autograd and ``torch.optim.SGD`` exactly as ``Sequential.fit`` would.
 
-    The paper's EMA momentum is ``torch.optim.SGD(lr=eta * (1 - beta), momentum=beta)``.
+    The paper's EMA momentum is ``torch.optim.SGD(lr=torch_sgd_lr(eta, beta), momentum=beta)``
+    (``minidl.optim.torch_sgd_lr``), with the per-epoch decay of ``minidl.optim.decayed_step_size``.
     """
     out_features = [m for m in net if isinstance(m, torch.nn.Linear)][-1].out_features
     dtype = next(net.parameters()).dtype
     t = as_targets(y, out_features, dtype)
     validation = None if x_validation is None else (x_validation, as_targets(y_validation, out_features, dtype))
     criterion = torch_loss(loss)
-    optimizer = torch.optim.SGD(net.parameters(), lr=step_size * (1 - momentum), momentum=momentum)
+    optimizer = torch.optim.SGD(net.parameters(), lr=torch_sgd_lr(step_size, momentum), momentum=momentum)
     generators = make_generators(seed, generator)
-    history = {k: [] for k in (("loss", "accuracy", "val_loss", "val_accuracy") if validation else ("loss", "accuracy"))}
+    history: dict[str, list[float]] = {}
     n = x.shape[0]
+
+    def evaluate(xe, te) -> tuple[float, float]:
+        out = net(xe)
+        return criterion(out, te).item(), (out.argmax(1) == te.argmax(1)).to(dtype).mean().item()
+
     for epoch in range(epochs):
         for group in optimizer.param_groups:
-            group["lr"] = step_size * decay ** epoch * (1 - momentum)
+            group["lr"] = torch_sgd_lr(decayed_step_size(step_size, decay, epoch), momentum)
         order = torch.randperm(n, generator=generators[0])
         xs, ts = x[order], t[order]
         for xb, tb in zip(xs.split(batch_size), ts.split(batch_size)):
@@ -70,9 +77,7 @@ def fit_torch(net: torch.nn.Module, x, y, x_validation=None, y_validation=None, 
             criterion(net(xb), tb).backward()
             optimizer.step()
         with torch.no_grad():
-            for prefix, (xe, te) in [("", (x, t))] + ([("val_", validation)] if validation else []):
-                out = net(xe)
-                history[prefix + "loss"].append(criterion(out, te).item())
-                history[prefix + "accuracy"].append((out.argmax(1) == te.argmax(1)).to(dtype).mean().item())
+            for key, value in epoch_logs(evaluate, (x, t), validation).items():
+                history.setdefault(key, []).append(value)
     return History(history, dict(epochs=epochs, step_size=step_size, batch_size=batch_size,
                                  momentum=momentum, decay=decay, loss=loss))

@@ -29,10 +29,10 @@ import torch
 from .. import paper_model
 from .._checks import check_int
 from .compare import fit_torch, torch_loss, torch_twin
-from ..optim import SGD
+from ..optim import SGD, torch_sgd_lr
 from ..runs import fit_runs, make_run, stack_models
 from ..sequential import Sequential
-from ..training import History, resolve_loss
+from ..training import METRICS, History, resolve_loss
 from ..utils import as_targets, torch_threads
 
 # --- initialisation ----------------------------------------------------------------------------
@@ -78,13 +78,13 @@ def step_by_step(model: Sequential, x: torch.Tensor, y: torch.Tensor, *, steps: 
     minidl uses its own backward (eqs. 1-5) and the paper's EMA momentum
     :math:`V \leftarrow \beta V + (1-\beta) g,\ w \leftarrow w - \eta V`; torch uses autograd and
     ``torch.optim.SGD(lr=torch_lr, momentum=torch_momentum)``, by default
-    ``lr = eta * (1 - beta)``, ``momentum = beta`` (the equivalent form). Passing another
+    ``minidl.optim.torch_sgd_lr(eta, beta)``, ``momentum = beta`` (the equivalent form). Passing another
     ``torch_lr`` shows what a wrong translation of the momentum does. ``model`` is not changed.
     """
     check_int(steps, "steps", 1)
     ours = copy.deepcopy(model)
     net = torch_twin(ours)
-    lr = step_size * (1 - momentum) if torch_lr is None else torch_lr
+    lr = torch_sgd_lr(step_size, momentum) if torch_lr is None else torch_lr
     optimizer = torch.optim.SGD(net.parameters(), lr=lr,
                                 momentum=momentum if torch_momentum is None else torch_momentum)
     sgd = SGD(ours.param(), momentum)
@@ -201,8 +201,7 @@ def train_configs(seeds: Sequence[int] | dict[str, Sequence[int]],
     return out
 
 
-METRIC_NAMES = {"loss": "training MSE", "accuracy": "training accuracy",
-                "val_loss": "validation MSE", "val_accuracy": "validation accuracy"}
+METRIC_NAMES = dict(zip(METRICS, ("training MSE", "training accuracy", "validation MSE", "validation accuracy")))
 
 
 def final_values(histories: Sequence[History]) -> dict[str, list[float]]:
