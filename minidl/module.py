@@ -55,7 +55,7 @@ class Module:
         n = sum(value.numel() for value, _ in self.param())
         return f"{self!r}: {n} parameters"
 
-    # --- state (minidl.saving writes it to a file) -------------------------------------------
+    # --- state (minidl.saving writes it to a file) ------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
         """A copy of the parameters, by name (``{'weight': ..., 'bias': ...}`` for ``Linear``)."""
         return {}

@@ -3,11 +3,10 @@ Keras-like ``fit`` / ``predict`` / ``evaluate`` / ``summary``."""
 from __future__ import annotations
 
 import os
-import zipfile
-import zlib
 
 import torch
 
+from . import saving
 from .layers import Linear
 from .module import Module
 from .training import History, check_data, make_generators, metrics, resolve_loss, train
@@ -161,7 +160,7 @@ class Sequential(Module):
         rule = "=" * len(line(header))
         return "\n".join([line(header), rule, *map(line, rows), rule, f"Total params: {total:,}"])
 
-    # --- saving and loading --------------------------------------------------------------------
+    # --- state and files (minidl.saving holds the file format) ------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Parameters by name: ``'0.weight'``, ``'0.bias'``, ``'2.weight'``, ..."""
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state_dict().items()}
@@ -190,52 +189,18 @@ class Sequential(Module):
             layer.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the architecture and the weights to ``path`` (``torch.save``)."""
-        state = self.state_dict()
-        torch.save({"format": "minidl-1", "architecture": [repr(l) for l in self.layers],
-                    "state_dict": state, "checksum": _checksum(state)}, path)
+        """Write the architecture and the weights to ``path`` (``minidl.saving.save``: atomic;
+        ``FileNotFoundError`` if the folder does not exist)."""
+        saving.save(self, path)
 
     def load(self, path: str | os.PathLike) -> "Sequential":
-        """Load weights saved by ``save`` into this model (same architecture), in place."""
-        try:
-            with zipfile.ZipFile(path) as archive:     # torch.save writes a zip archive, and torch.load
-                corrupt = archive.testzip()            # does not check its CRCs: flipped bytes would
-            if corrupt is not None:                    # load as silently wrong weights
-                raise ValueError(f"{corrupt} fails its CRC check")
-            saved = torch.load(path, weights_only=True)
-            if isinstance(saved, dict) and "checksum" in saved and saved["checksum"] != _checksum(saved["state_dict"]):
-                raise ValueError("the weights read differ from those written (checksum mismatch)")
-        except FileNotFoundError:
-            raise
-        except Exception as error:   # truncated, corrupt or not a torch file at all
-            reason = (str(error).splitlines() or [""])[0][:200]
-            raise ValueError(f"load: {os.fspath(path)!r} is not a readable minidl model file; is it "
-                             f"truncated or corrupt? ({type(error).__name__}: {reason})") from error
-        if (not isinstance(saved, dict) or saved.get("format") != "minidl-1"
-                or not isinstance(saved.get("architecture"), list) or not isinstance(saved.get("state_dict"), dict)):
-            raise ValueError(f"load: {os.fspath(path)!r} was not written by Sequential.save")
-        theirs, mine = saved["architecture"], [repr(l) for l in self.layers]
-        if theirs != mine:
-            i = next((i for i, (a, b) in enumerate(zip(theirs, mine)) if a != b), min(len(theirs), len(mine)))
-            at = lambda layers: layers[i] if i < len(layers) else "no layer"
-            raise ValueError(f"load: layer {i} does not match: the file holds {at(theirs)}, this model has "
-                             f"{at(mine)} (the file's model has {len(theirs)} layers, this one {len(mine)})")
-        self.load_state_dict(saved["state_dict"])
-        return self
+        """Load weights written by ``save`` into this model (same architecture), in place; returns
+        the model (``minidl.saving.load``: ``ValueError`` for a corrupt or foreign file)."""
+        return saving.load(self, path)
 
     def __repr__(self) -> str:
         inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)" if inner else "Sequential()"
-
-
-def _checksum(state: dict[str, torch.Tensor]) -> int:
-    """CRC-32 of the names and bytes of the tensors. The zip CRCs alone are not enough: a flipped
-    bit in the zip directory can make torch.load read a record differently than zipfile checks it."""
-    crc = 0
-    for key in sorted(state):
-        crc = zlib.crc32(key.encode(), crc)
-        crc = zlib.crc32(state[key].detach().contiguous().numpy().tobytes(), crc)
-    return crc
 
 
 def _first_linear(layer: Module) -> Linear | None:

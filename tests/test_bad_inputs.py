@@ -291,9 +291,12 @@ Do not edit by hand.
   of an epoch of `fit` raises `minidl.DivergenceError` (an `ArithmeticError`) naming the epoch
   and the step size and suggesting a smaller one; the model keeps the finite weights it had at
   the start of that epoch (`tests/test_divergence.py`).
-- **Files**: `Sequential.load` raises `ValueError` for a truncated, corrupt (the zip CRCs, and a
-  CRC-32 of the weights that `save` writes) or foreign file, and for a file saved from another architecture, naming the first layer that
-  differs; a missing file raises the usual `FileNotFoundError`.
+- **Files** (`minidl/saving.py`): `Sequential.load` raises `ValueError` for a truncated, corrupt
+  (the zip CRCs, and a CRC-32 of the weights that `save` writes) or foreign file, and for a file
+  saved from another architecture, naming the first layer that differs; a missing file raises the
+  usual `FileNotFoundError`. `Sequential.save` into a folder that does not exist raises
+  `FileNotFoundError` naming the path; it writes a temporary file and renames it, so a failed or
+  interrupted save leaves the old file whole (`tests/test_save_load.py`).
 
 ## The cases
 
