@@ -13,7 +13,7 @@ import torch
 from .layers import Linear
 from .sequential import Sequential
 from ._checks import check_int
-from .training import History, make_generators, resolve_loss, train
+from .training import History, make_generators, train
 from .utils import build_data
 
 
@@ -65,12 +65,9 @@ def fit_runs(model: Sequential, x_train, y_train, x_validation=None, y_validatio
     if not model.linears or model.runs is None:
         raise TypeError("fit_runs: expected a model with a run dimension (see stack_models); "
                         "use model.fit for a single model")
-    logs = train(model, x_train, y_train, x_validation, y_validation, epochs=epochs,
+    return train(model, x_train, y_train, x_validation, y_validation, epochs=epochs,
                  step_size=step_size, batch_size=batch_size, momentum=momentum, decay=decay,
                  loss=loss, generators=make_generators(seed, generator), callback=callback)
-    params = dict(epochs=epochs, step_size=step_size, batch_size=batch_size,
-                  momentum=momentum, decay=decay, loss=resolve_loss(loss).__name__)
-    return [History({k: v[:, r].tolist() for k, v in logs.items()}, params) for r in range(model.runs)]
 
 
 def make_run(seed: int, model_factory, n_train: int = 1000, n_validation: int = 1000,

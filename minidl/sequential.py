@@ -123,13 +123,10 @@ class Sequential(Module):
         """
         if self.linears and self.runs is not None:
             raise TypeError("fit: this model trains several runs at once; use minidl.runs.fit_runs")
-        generators = make_generators(seed, generator)
-        logs = train(self, x_train, y_train, x_validation, y_validation, epochs=epochs,
-                     step_size=step_size, batch_size=batch_size, momentum=momentum, decay=decay,
-                     loss=loss, generators=generators, callback=callback)
-        params = dict(epochs=epochs, step_size=step_size, batch_size=batch_size,
-                      momentum=momentum, decay=decay, loss=resolve_loss(loss).__name__)
-        return History({k: v.tolist() for k, v in logs.items()}, params)
+        [history] = train(self, x_train, y_train, x_validation, y_validation, epochs=epochs,
+                          step_size=step_size, batch_size=batch_size, momentum=momentum, decay=decay,
+                          loss=loss, generators=make_generators(seed, generator), callback=callback)
+        return history
 
     def predict(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Class labels (int64, shape ``(N,)``) predicted for ``x``: the arg-max output."""

@@ -22,8 +22,14 @@ METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 class History:
-    """What ``fit`` returns, as in Keras: ``history.history`` maps ``'loss'``, ``'accuracy'``,
-    ``'val_loss'``, ``'val_accuracy'`` to lists with one float per epoch."""
+    """What ``fit`` returns, as in Keras.
+
+    Attributes:
+        - ``history``: ``{'loss', 'accuracy'[, 'val_loss', 'val_accuracy']}`` (``METRICS``), each
+          a list with one float per epoch (the validation keys when validation data was given).
+        - ``params``: the hyper-parameters of the fit (``fit_params``).
+        - ``epoch``: ``[0, 1, ..., epochs - 1]``.
+    """
 
     def __init__(self, history: dict[str, list[float]], params: dict[str, object]) -> None:
         self.history = history
@@ -37,15 +43,32 @@ class History:
 
 class DivergenceError(ArithmeticError):
     """Training produced a NaN or infinite loss (or validation loss, or weight: checked at the end
-    of every epoch). The model was put back to the weights it had
-    at the start of that epoch (the last finite ones); ``history`` holds the epochs before."""
+    of every epoch). The model was put back to the weights it had at the start of that epoch
+    (the last finite ones).
 
-    def __init__(self, message: str, epoch: int, history: dict[str, torch.Tensor],
+    Attributes:
+        - ``epoch``: the epoch (counted from 1) in which training stopped being finite.
+        - ``history``: the epochs before it, as ``fit`` would have returned them: a dict of the
+          ``History.history`` form (every key present, lists of floats, empty when the first epoch
+          diverged); from ``fit_runs``, a list of such dicts, one per run.
+        - ``loss``: the training loss at the end of that epoch (of the first diverged run).
+    """
+
+    def __init__(self, message: str, epoch: int,
+                 history: dict[str, list[float]] | list[dict[str, list[float]]],
                  loss: float = math.nan) -> None:
         super().__init__(message)
-        self.epoch = epoch          # 1-based: the epoch in which the loss stopped being finite
+        self.epoch = epoch
         self.history = history
-        self.loss = loss            # the training loss at the end of that epoch (of a diverged run)
+        self.loss = loss
+
+
+def fit_params(*, epochs: int, step_size: float, batch_size: int, momentum: float, decay: float,
+               loss) -> dict[str, object]:
+    """``History.params``: the hyper-parameters of a fit, the loss by its class name. One place for
+    ``Sequential.fit``, ``runs.fit_runs`` and the torch reference (``minidl.lab.compare``)."""
+    return dict(epochs=epochs, step_size=step_size, batch_size=batch_size, momentum=momentum,
+                decay=decay, loss=resolve_loss(loss).__name__)
 
 
 def resolve_loss(loss):
@@ -114,9 +137,18 @@ def shuffled_order(n: int, generators: list[torch.Generator | None], runs: int |
 def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 100,
           step_size: float = 0.01, batch_size: int = 1, momentum: float = 0.0, decay: float = 0.9,
           loss="mse", generators: list[torch.Generator | None] = (None,),
-          callback: Callable[[int, dict[str, torch.Tensor]], None] | None = None) -> dict[str, torch.Tensor]:
-    """Train ``model`` in place; return the per-epoch metrics as tensors ``(epochs,)`` or
-    ``(epochs, R)``. Every argument is checked before anything changes."""
+          callback: Callable[[int, dict[str, torch.Tensor]], None] | None = None) -> list[History]:
+    """Train ``model`` in place (``Sequential.fit`` and ``runs.fit_runs`` call this).
+
+    Returns one ``History`` per run: a list of one for a single model, of R for a model with R
+    runs. Every argument is checked before anything changes.
+
+    Raises:
+        ``TypeError`` / ``ValueError`` for bad input (the model is unchanged then);
+        ``DivergenceError`` if the training stops being finite.
+    """
+    params = fit_params(epochs=epochs, step_size=step_size, batch_size=batch_size, momentum=momentum,
+                        decay=decay, loss=loss)
     loss = resolve_loss(loss)
     x, t = check_data(model, x, y, "train")
     if (x_validation is None) != (y_validation is None):
@@ -137,12 +169,13 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
         raise TypeError(f"callback: expected a function callback(epoch, logs) or None, got {type(callback).__name__}")
 
     with torch_threads(1):
-        return _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum,
-                           decay, loss, generators, callback)
+        history = _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum,
+                              decay, loss, generators, callback)
+    return [History(h, params) for h in per_run(history, model.runs)]
 
 
 def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum, decay, loss,
-                generators, callback) -> dict[str, torch.Tensor]:
+                generators, callback) -> dict[str, list[torch.Tensor]]:
     n = x.shape[-2]
     params = model.param()
     optimizer = SGD(params, momentum)      # momentum 0: the plain step, eqs. (6) and (7)
@@ -168,7 +201,15 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
             history[k].append(v)
         if callback is not None:
             callback(epoch, logs)
-    return {k: torch.stack(v) for k, v in history.items()}
+    return history
+
+
+def per_run(history: dict[str, list[torch.Tensor]], runs: int | None) -> list[dict[str, list[float]]]:
+    """Per-epoch metric tensors (each of shape () or (R,)) to ``History.history`` dicts of floats,
+    one per run (one for a single model); a key with no epoch yet gives empty lists."""
+    columns = {k: torch.stack(v).reshape(len(v), -1).T.tolist() if v else [[] for _ in range(runs or 1)]
+               for k, v in history.items()}
+    return [{k: c[r] for k, c in columns.items()} for r in range(runs or 1)]
 
 
 def not_finite(logs: dict[str, torch.Tensor], params) -> torch.Tensor:
@@ -194,7 +235,8 @@ def divergence_error(logs, diverged, runs, epoch, eta, step_size, history) -> Di
     return DivergenceError(
         f"training diverged at epoch {epoch}{which}: {what} with step size {eta:.3g}; try a smaller "
         f"step_size (e.g. {step_size / 10:g}). The model keeps its weights from the start of epoch {epoch}.",
-        epoch, {k: torch.stack(v) for k, v in history.items() if v}, logs["loss"][diverged].flatten()[0].item())
+        epoch, per_run(history, None)[0] if runs is None else per_run(history, runs),
+        logs["loss"][diverged].flatten()[0].item())
 
 
 def make_generators(seed: int | None, generator) -> list[torch.Generator | None]:

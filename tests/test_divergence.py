@@ -7,6 +7,8 @@ paper's loss: per-sample SGD on 1000 points blows up within the first epoch.
 """
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -48,7 +50,8 @@ def test_paper_signature_step_size_diverges_in_epoch_1_and_keeps_the_initial_wei
     assert "loss is nan" in message or "loss is inf" in message
     assert all_finite(model)
     assert states_equal(model.state_dict(), states[0])     # the start of epoch 1
-    assert error.history == {}                              # no epoch finished
+    # no epoch finished: every key of History.history, each an empty list
+    assert error.history == {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
 
 
 def test_divergence_in_a_later_epoch_restores_the_start_of_that_epoch():
@@ -65,7 +68,28 @@ def test_divergence_in_a_later_epoch_restores_the_start_of_that_epoch():
     assert all_finite(model)
     assert set(error.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == error.epoch - 1 for v in error.history.values())
-    assert bool(torch.isfinite(error.history["loss"]).all())
+    assert all(math.isfinite(value) for value in error.history["loss"])
+
+
+def test_the_divergence_history_is_what_fit_would_have_returned():
+    """Same types as History.history (lists of floats), same values as a fit of the epochs that
+    finished, run from the same start."""
+    g, x, y, xv, yv, model = paper_setup()
+    start = model.state_dict()
+    error, _ = fit_until_divergence(model, x, y, xv, yv, epochs=20, step_size=0.3, batch_size=100, seed=5)
+    finished = error.epoch - 1
+    assert finished >= 1
+    model.load_state_dict(start)
+    history = model.fit(x, y, xv, yv, epochs=finished, step_size=0.3, batch_size=100, seed=5).history
+    assert all(type(value) is float for values in error.history.values() for value in values)
+    assert error.history == history
+
+
+def test_many_runs_divergence_history_is_one_history_dict_per_run():
+    generators, data, stacked, _ = paper_runs([0, 1], paper_model, n_train=1000, n_validation=100)
+    with pytest.raises(DivergenceError) as info:
+        fit_runs(stacked, *data[:4], generator=generators, epochs=5, step_size=0.1)
+    assert info.value.history == [{"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}] * 2
 
 
 def test_momentum_diverges_too():
@@ -136,7 +160,7 @@ def test_an_overflowing_validation_loss_counts_as_divergence():
                   decay=0.5, loss="elementwise", generator=g,
                   callback=lambda epoch, logs: states.append(model.state_dict()))
     assert states_equal(model.state_dict(), states[-1]) and all_finite(model)
-    assert all(bool(torch.isfinite(v).all()) for v in info.value.history.values())
+    assert all(math.isfinite(value) for values in info.value.history.values() for value in values)
 
 
 def test_a_non_finite_weight_is_caught_even_when_the_losses_are_finite():

@@ -6,6 +6,7 @@ import torch
 from minidl import MSE, SGD, Linear, ReLU, Sequential, Tanh, build_data, paper_model
 from minidl.lab.compare import fit_torch, torch_twin
 from minidl.optim import gradient_step, torch_sgd_lr
+from minidl.runs import fit_runs, stack_models
 from minidl.utils import one_hot
 
 F64 = torch.float64
@@ -177,3 +178,19 @@ def test_torch_threads_sets_and_restores_the_thread_count_even_on_error():
     with pytest.raises(ValueError, match="torch_threads n"):
         with torch_threads(0):
             pass
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(batch_size=10, momentum=0.5, decay=1.0, loss="elementwise")])
+def test_fit_fit_runs_and_fit_torch_record_the_same_params(kw):
+    """History.params is built in one place: the three ways to train record the same dict."""
+    g = torch.Generator().manual_seed(4)
+    x, y = build_data(20, generator=g)
+    expected = {"epochs": 1, "step_size": 0.01, "batch_size": kw.get("batch_size", 1),
+                "momentum": kw.get("momentum", 0.0), "decay": kw.get("decay", 0.9),
+                "loss": {"mse": "MSE", "elementwise": "ElementwiseMSE"}[kw.get("loss", "mse")]}
+    model = paper_model(generator=g)
+    runs = stack_models([paper_model(generator=g), paper_model(generator=g)])
+    assert model.fit(x, y, epochs=1, seed=0, **kw).params == expected
+    assert fit_torch(torch_twin(model), x, y, epochs=1, seed=0, **kw).params == expected
+    assert [h.params for h in fit_runs(runs, torch.stack([x, x]), torch.stack([y, y]), epochs=1, seed=0, **kw)] \
+        == [expected, expected]

@@ -13,7 +13,7 @@ import torch
 from ..layers import Linear, ReLU, Tanh
 from ..sequential import Sequential
 from ..optim import decayed_step_size, torch_sgd_lr
-from ..training import History, epoch_logs, make_generators
+from ..training import History, epoch_logs, fit_params, make_generators
 from ..utils import as_targets
 
 
@@ -79,5 +79,5 @@ def fit_torch(net: torch.nn.Module, x, y, x_validation=None, y_validation=None, 
         with torch.no_grad():
             for key, value in epoch_logs(evaluate, (x, t), validation).items():
                 history.setdefault(key, []).append(value)
-    return History(history, dict(epochs=epochs, step_size=step_size, batch_size=batch_size,
-                                 momentum=momentum, decay=decay, loss=loss))
+    return History(history, fit_params(epochs=epochs, step_size=step_size, batch_size=batch_size,
+                                       momentum=momentum, decay=decay, loss=loss))
