@@ -6,7 +6,7 @@ dimension, ``(R, N, i)``, to train ``R`` independent networks at once (``Linear(
 then holds ``R`` weight matrices). It is the same maths, broadcast over ``R``.
 
 Where the paper's equations are: ``Linear.backward`` holds eqs. (4), (5) and (2), one line
-each, and ``_Activation.backward`` eq. (3); eq. (1) is the loss's gradient (``losses.py``).
+each, and ``Activation.backward`` eq. (3); eq. (1) is the loss's gradient (``losses.py``).
 The step of eqs. (6) and (7) is not here: the optimizer owns the update
 (``minidl.optim.gradient_step``) and the layers' inherited ``gradient_step`` calls it.
 """
@@ -150,7 +150,7 @@ class Linear(Module):
         return f"Linear(in_features={self.in_features}, out_features={self.out_features}{runs})"
 
 
-class _Activation(Module):
+class Activation(Module):
     """An element-wise activation x = sigma(s): no parameters, any shape."""
 
     def __init__(self) -> None:
@@ -179,7 +179,7 @@ class _Activation(Module):
         raise NotImplementedError
 
 
-class ReLU(_Activation):
+class ReLU(Activation):
     r"""ReLU: :math:`x = \max(0, s)`; :math:`\sigma'(s) = 1` if :math:`s > 0` else 0.
 
     Shape: any; output has the input's shape. ``backward`` is eq. (3). At the kink s = 0 the
@@ -193,7 +193,7 @@ class ReLU(_Activation):
         return x.sign()      # x = max(0, s) >= 0, so sign(x) is 1 where s > 0 and 0 elsewhere
 
 
-class Tanh(_Activation):
+class Tanh(Activation):
     r"""Tanh: :math:`x = \tanh(s)`; :math:`\sigma'(s) = 1 - \tanh^2(s) = 1 - x^2`.
 
     Shape: any; output has the input's shape. ``backward`` is eq. (3).

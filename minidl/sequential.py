@@ -9,7 +9,7 @@ import torch
 from . import saving
 from .layers import Linear
 from .module import Module
-from .training import History, check_data, make_generators, metrics, resolve_loss, train
+from .training import History, check_data, check_features, evaluate, make_generators, train
 from .utils import labels_of
 
 
@@ -45,12 +45,22 @@ class Sequential(Module):
         self.layers.append(layer)
         return self
 
+    def named_layers(self, prefix: str = "") -> list[tuple[str, Module]]:
+        """Every layer that is not itself a ``Sequential``, in order, with its position: ``'0'``,
+        ``'1'``, ..., and ``'1.0'``, ``'1.1'`` inside a nested ``Sequential`` at position 1 (the
+        prefixes of ``state_dict``'s keys)."""
+        out = []
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Sequential):
+                out += layer.named_layers(f"{prefix}{i}.")
+            else:
+                out.append((f"{prefix}{i}", layer))
+        return out
+
     @property
     def linears(self) -> list[Linear]:
-        out = []
-        for layer in self.layers:
-            out += layer.linears if isinstance(layer, Sequential) else [layer] if isinstance(layer, Linear) else []
-        return out
+        """The ``Linear`` layers, in order, nested ones included."""
+        return [layer for _, layer in self.named_layers() if isinstance(layer, Linear)]
 
     def _need_linear(self) -> Linear:
         if not self.linears:
@@ -121,27 +131,41 @@ class Sequential(Module):
         Raises ``DivergenceError`` if the loss becomes NaN or infinite (the model then keeps the
         weights it had at the start of that epoch).
         """
-        if self.linears and self.runs is not None:
-            raise TypeError("fit: this model trains several runs at once; use minidl.runs.fit_runs")
+        self._refuse_runs("fit", "fit_runs")
         [history] = train(self, x_train, y_train, x_validation, y_validation, epochs=epochs,
                           step_size=step_size, batch_size=batch_size, momentum=momentum, decay=decay,
                           loss=loss, generators=make_generators(seed, generator), callback=callback)
         return history
 
     def predict(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Class labels (int64, shape ``(N,)``) predicted for ``x``: the arg-max output."""
-        if y is not None:   # the paper's signature; labels are not needed to predict
-            check_data(self, x, y, "")
+        """Class labels predicted for ``x``: the arg-max of the output, int64.
+
+        Shape:
+            - ``x``: ``(N, in_features)``; labels: ``(N,)``
+            - with R runs, ``x``: ``(R, N, in_features)``; labels: ``(R, N)``, row r from run r
+
+        ``y``, in the paper's signature, is not needed: it is checked when given, then unused.
+        """
+        if y is None:
+            check_features(self, x, "x")
         else:
-            check_data(self, x, torch.zeros(x.shape[:-1] if isinstance(x, torch.Tensor) else 0,
-                                            dtype=torch.long), "")
+            check_data(self, x, y, "")
         return labels_of(self.forward(x))
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss="mse") -> dict[str, float]:
-        """``{'loss': float, 'accuracy': float}`` on (x, y)."""
-        x, t = check_data(self, x, y, "")
-        value, accuracy = metrics(self, x, t, resolve_loss(loss))
-        return {"loss": value.item(), "accuracy": accuracy.item()}
+        """``{'loss': float, 'accuracy': float}`` on (x, y), under ``loss`` (as in ``fit``).
+
+        Raises ``TypeError`` for a model with several runs: ``minidl.runs.evaluate_runs`` gives
+        one such dict per run.
+        """
+        self._refuse_runs("evaluate", "evaluate_runs")
+        [result] = evaluate(self, x, y, loss)
+        return result
+
+    def _refuse_runs(self, method: str, alternative: str) -> None:
+        if self.linears and self.runs is not None:
+            raise TypeError(f"{method}: this model holds several runs ({self.runs}); use "
+                            f"minidl.runs.{alternative}, which gives one result per run")
 
     def summary(self) -> str:
         """A Keras-like table: layer (type), output shape, number of parameters, totals."""

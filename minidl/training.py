@@ -79,11 +79,14 @@ def resolve_loss(loss):
     raise ValueError(f"loss: expected one of {sorted(LOSSES)} (or the class MSE / ElementwiseMSE), got {loss!r}")
 
 
-def check_data(model, x, y, name: str):
-    """Validate a (features, labels) pair for ``model`` and return (x, one-hot targets)."""
-    xname, yname = ("x", "y") if name == "" else (f"x_{name}", f"y_{name}")
-    dtype, lead = model.dtype, model.lead_dims
-    check_float_tensor(x, xname, dtype)
+def check_features(model, x, xname: str) -> torch.Tensor:
+    """Return ``x`` if it is a valid input for ``model``, else raise naming ``xname``.
+
+    Shape: ``(N, in_features)``, or ``(R, N, in_features)`` for a model with R runs; N >= 1;
+    the model's dtype; finite values.
+    """
+    lead = model.lead_dims
+    check_float_tensor(x, xname, model.dtype)
     if x.dim() != lead + 2 or x.shape[-1] != model.in_features or (lead and x.shape[0] != model.runs):
         want = "(N, {f})" if not lead else "(runs={r}, N, {f})"
         raise ValueError(f"{xname}: expected shape {want.format(f=model.in_features, r=model.runs)}, "
@@ -91,6 +94,19 @@ def check_data(model, x, y, name: str):
     if x.shape[-2] == 0:
         raise ValueError(f"{xname}: expected at least one sample, got an empty tensor {tuple(x.shape)}")
     check_finite(x, xname)
+    return x
+
+
+def check_data(model, x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate a (features, labels) pair for ``model`` and return (x, one-hot targets).
+
+    ``name`` is ``''`` (the arguments are called ``x``, ``y``), ``'train'`` or ``'validation'``
+    (``x_train``, ``y_train``, ...). ``y``: int labels ``x.shape[:-1]`` or float one-hot targets
+    ``(*x.shape[:-1], out_features)``.
+    """
+    xname, yname = ("x", "y") if name == "" else (f"x_{name}", f"y_{name}")
+    dtype = model.dtype
+    check_features(model, x, xname)
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"{yname}: expected a torch.Tensor of labels, got {type(y).__name__}; convert it "
                         f"first, e.g. torch.as_tensor({yname}, dtype=torch.int64)")
@@ -114,6 +130,15 @@ def metrics(model, x: torch.Tensor, t: torch.Tensor, loss) -> tuple[torch.Tensor
     out = model.forward(x)
     correct = labels_of(out) == labels_of(t)
     return loss.compute_loss(out, t), correct.to(x.dtype).mean(-1)
+
+
+def evaluate(model, x, y, loss="mse") -> list[dict[str, float]]:
+    """``{'loss': float, 'accuracy': float}`` of every run of ``model`` on (x, y), checked: a list
+    of one for a single model, of R for a model with R runs (``Sequential.evaluate`` and
+    ``runs.evaluate_runs`` call this)."""
+    x, t = check_data(model, x, y, "")
+    value, accuracy = metrics(model, x, t, resolve_loss(loss))
+    return [dict(zip(METRICS[:2], pair)) for pair in zip(value.reshape(-1).tolist(), accuracy.reshape(-1).tolist())]
 
 
 def epoch_logs(evaluate: Callable, training: tuple, validation: tuple | None = None) -> dict:

@@ -194,3 +194,19 @@ def test_fit_fit_runs_and_fit_torch_record_the_same_params(kw):
     assert fit_torch(torch_twin(model), x, y, epochs=1, seed=0, **kw).params == expected
     assert [h.params for h in fit_runs(runs, torch.stack([x, x]), torch.stack([y, y]), epochs=1, seed=0, **kw)] \
         == [expected, expected]
+
+
+def test_predict_checks_x_alone_and_builds_no_targets(monkeypatch):
+    """predict used to build a dummy label tensor (and its one-hot targets) to reuse fit's check."""
+    import minidl.training
+
+    def no_targets(*args, **kwargs):
+        raise AssertionError("predict built targets")
+
+    model = paper_model(generator=torch.Generator().manual_seed(0))
+    x, y = build_data(30, generator=torch.Generator().manual_seed(1))
+    expected = model.predict(x)
+    monkeypatch.setattr(minidl.training, "as_targets", no_targets)
+    assert torch.equal(model.predict(x), expected)
+    with pytest.raises(ValueError, match=r"x: expected shape \(N, 2\), got \(30, 3\)"):
+        model.predict(torch.ones(30, 3))
