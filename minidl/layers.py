@@ -117,6 +117,10 @@ class Linear(Module):
     def output_features(self, input_features: int) -> int:
         return self.out_features
 
+    def parameter_count(self) -> int:
+        """``out * (in + 1)``: the weights and biases of one run."""
+        return self.out_features * (self.in_features + 1)
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"weight": self.weight.clone(), "bias": self.bias.clone()}
 

@@ -50,10 +50,13 @@ class Module:
         """Number of output features for ``input_features`` inputs (used by ``summary``)."""
         return input_features
 
+    def parameter_count(self) -> int:
+        """Number of trainable numbers of one network (of one run, for a layer with runs)."""
+        return sum(value.numel() for value, _ in self.param())
+
     def summary(self) -> str:
         """``'<repr>: <n> parameters'``."""
-        n = sum(value.numel() for value, _ in self.param())
-        return f"{self!r}: {n} parameters"
+        return f"{self!r}: {self.parameter_count()} parameters"
 
     # --- state (minidl.saving writes it to a file) ------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:

@@ -167,19 +167,27 @@ class Sequential(Module):
             raise TypeError(f"{method}: this model holds several runs ({self.runs}); use "
                             f"minidl.runs.{alternative}, which gives one result per run")
 
+    def parameter_count(self) -> int:
+        return sum(layer.parameter_count() for layer in self.layers)
+
     def summary(self) -> str:
-        """A Keras-like table: layer (type), output shape, number of parameters, totals."""
-        rows, features = [], self.in_features if self.linears else None
-        for i, layer in enumerate(self.layers):
+        """A Keras-like table: one row per layer (the layers of a nested ``Sequential`` numbered
+        ``1.0``, ``1.1``, ... as in ``state_dict``) with its output shape and number of parameters,
+        then the total. For a model with R runs the shapes carry the run dimension,
+        ``(R, N, features)``, and the counts are those of one network."""
+        runs = self.runs if self.linears else None
+        features = self.in_features if self.linears else None
+        lead = "N" if runs is None else f"{runs}, N"
+        rows = []
+        for name, layer in self.named_layers():
             features = layer.output_features(features) if features is not None else None
-            n = sum(value.numel() for value, _ in layer.param())
-            rows.append((f"{i} {layer!r}", f"(N, {features})", f"{n:,}"))
+            rows.append((f"{name} {layer!r}", f"({lead}, {features})", f"{layer.parameter_count():,}"))
         header = ("Layer (type)", "Output Shape", "Param #")
         widths = [max(len(r[c]) for r in rows + [header]) for c in range(3)]
         line = lambda r: "  ".join(r[c].ljust(widths[c]) for c in range(3)).rstrip()
-        total = sum(value.numel() for value, _ in self.param())
+        total = f"Total params: {self.parameter_count():,}" + ("" if runs is None else f" per run, {runs} runs")
         rule = "=" * len(line(header))
-        return "\n".join([line(header), rule, *map(line, rows), rule, f"Total params: {total:,}"])
+        return "\n".join([line(header), rule, *map(line, rows), rule, total])
 
     # --- state and files (minidl.saving holds the file format) ------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:

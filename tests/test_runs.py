@@ -265,3 +265,22 @@ def test_evaluate_runs_refuses_a_single_model():
     x, y = stacked_data()
     with pytest.raises(TypeError, match="evaluate_runs: expected a model with a run dimension.*model.evaluate"):
         evaluate_runs(small_model(0), x[0], y[0])
+
+
+# --- summary -----------------------------------------------------------------------------------------
+
+def test_summary_of_a_stacked_model_shows_the_run_dimension_and_one_networks_parameters():
+    text = stack_models([paper_model(), paper_model(), paper_model()]).summary()
+    assert "(3, N, 25)" in text and "(3, N, 2)" in text and "(N, 25)" not in text.replace("(3, N, 25)", "")
+    assert "Total params: 1,427 per run, 3 runs" in text      # 3*25 + 26*25 + 26*25 + 26*2, not 3 times it
+    assert " 650" in text and "1,950" not in text               # Linear(25, 25): 26*25 per run
+
+
+def test_summary_of_a_nested_model_is_one_row_per_layer():
+    text = nested_model(0).summary()
+    lines = text.splitlines()
+    rows = lines[2:-2]
+    assert [row.split()[0] for row in rows] == ["0.0", "0.1", "1.0", "1.1", "1.2"]
+    assert "(N, 4)" in rows[0] and "(N, 4)" in rows[1] and "(N, 3)" in rows[2] and "(N, 2)" in rows[4]
+    assert [row.split()[-1] for row in rows] == ["12", "0", "15", "0", "8"]
+    assert lines[-1] == "Total params: 35"
