@@ -14,6 +14,7 @@ import torch
 
 from minidl import DivergenceError, build_data, paper_model
 from minidl.runs import fit_runs, paper_runs, stack_models
+from minidl.training import not_finite
 
 
 def paper_setup(seed: int = 0, n: int = 1000, init: str = "uniform"):
@@ -166,7 +167,6 @@ def test_an_overflowing_validation_loss_counts_as_divergence():
 def test_a_non_finite_weight_is_caught_even_when_the_losses_are_finite():
     """Tanh can hide an infinite weight (tanh(inf) = 1), so the end-of-epoch check looks at the
     weights too, run by run."""
-    from minidl.training import not_finite
     finite_logs = {"loss": torch.tensor([0.1, 0.2]), "val_loss": torch.tensor([0.1, 0.2])}
     stacked = stack_models([paper_model(), paper_model()])
     assert not_finite(finite_logs, stacked.param()).tolist() == [False, False]

@@ -10,6 +10,8 @@ import tokenize
 
 import pytest
 
+from minidl import Linear, ReLU, Sequential, Tanh
+
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "minidl"
 FRAMEWORK = sorted(PACKAGE.glob("*.py"))
 BANNED = ("torch.nn", "torch.optim", "torch.autograd", "torch.func")
@@ -76,6 +78,16 @@ def test_each_equation_is_one_line_of_code(equation):
 
 
 def test_no_layer_writes_its_own_gradient_step():
-    from minidl import Linear, ReLU, Sequential, Tanh
     for cls in (Linear, ReLU, Tanh, Sequential):
         assert "gradient_step" not in vars(cls) and "zero_grad" not in vars(cls), cls.__name__
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_are_at_the_top_of_every_module(path):
+    """No import hides inside a function: the package has no import cycle that would need one,
+    and a reader sees every dependency of a file in its first lines."""
+    inside = [f"line {node.lineno}: {ast.unparse(node)}"
+              for function in ast.walk(ast.parse(path.read_text()))
+              if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+              for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not inside, f"{path.relative_to(PACKAGE.parent)} imports inside a function: {inside}"

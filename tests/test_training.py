@@ -3,11 +3,12 @@ mean gradient of the batch; the paper's network learns the disk; fits are reprod
 import pytest
 import torch
 
+import minidl.training
 from minidl import MSE, SGD, Linear, ReLU, Sequential, Tanh, build_data, paper_model
 from minidl.lab.compare import fit_torch, torch_twin
 from minidl.optim import gradient_step, torch_sgd_lr
 from minidl.runs import fit_runs, stack_models
-from minidl.utils import one_hot
+from minidl.utils import one_hot, torch_threads
 
 F64 = torch.float64
 
@@ -168,7 +169,6 @@ def test_any_integer_label_dtype_trains_like_int64():
 
 
 def test_torch_threads_sets_and_restores_the_thread_count_even_on_error():
-    from minidl.utils import torch_threads
     before = torch.get_num_threads()
     with pytest.raises(KeyError):
         with torch_threads(1):
@@ -198,8 +198,6 @@ def test_fit_fit_runs_and_fit_torch_record_the_same_params(kw):
 
 def test_predict_checks_x_alone_and_builds_no_targets(monkeypatch):
     """predict used to build a dummy label tensor (and its one-hot targets) to reuse fit's check."""
-    import minidl.training
-
     def no_targets(*args, **kwargs):
         raise AssertionError("predict built targets")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 
 from ..layers import Linear, ReLU, Tanh
-from ..sequential import Sequential
 from ..optim import decayed_step_size, torch_sgd_lr
+from ..sequential import Sequential
 from ..training import History, epoch_logs, fit_params, make_generators
 from ..utils import as_targets
 

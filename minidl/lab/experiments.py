@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import matplotlib.pyplot as plt
 import torch
 
 from .. import paper_model
@@ -37,7 +38,7 @@ from .plots import draw_circle, plot_curves, plot_decision_regions
 from ..runs import fit_runs, paper_runs, unstack_model
 from ..sequential import Sequential
 from ..training import History, metrics
-from ..utils import as_targets
+from ..utils import CENTRE, RADIUS, as_targets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES = REPO_ROOT / "figures"
@@ -283,7 +284,6 @@ def _save(fig, path: str | os.PathLike | None) -> None:
 def plot_fig2(history: History | dict[str, list[float]], path: str | os.PathLike | None = None,
               title: str = "Fig. 2: training and validation curves (SGD training)"):
     """Loss and accuracy per epoch, training and validation, of one run; saved to ``path``."""
-    import matplotlib.pyplot as plt
     curves = history.history if isinstance(history, History) else history
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     plot_curves(axes, curves)
@@ -296,7 +296,6 @@ def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | o
               title: str = "Fig. 3: misclassified test samples (red)"):
     """Left: the test points, misclassified ones in red, with the true circle (the paper's
     Fig. 3). Right: the same points over the learned decision regions. Saved to ``path``."""
-    import matplotlib.pyplot as plt
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
     wrong = model.predict(x) != y
     left.scatter(x[~wrong, 0], x[~wrong, 1], s=5, color="grey", label="correctly classified")
@@ -315,7 +314,6 @@ def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | o
 
 def distance_to_boundary(x: torch.Tensor) -> torch.Tensor:
     """Distance of each point to the true circle: | ||x - centre|| - radius |."""
-    from ..utils import CENTRE, RADIUS
     return ((x - torch.tensor(CENTRE, dtype=x.dtype)).norm(dim=-1) - RADIUS).abs()
 
 

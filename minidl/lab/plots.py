@@ -1,6 +1,7 @@
 """The pictures the notebooks, the figures command and the playground share (matplotlib)."""
 from __future__ import annotations
 
+import matplotlib.patches as patches
 import torch
 
 from ..utils import CENTRE, RADIUS
@@ -10,7 +11,6 @@ CLASS_COLOURS = ("tab:blue", "tab:orange")     # label 0 (outside), label 1 (ins
 
 def draw_circle(ax, **style) -> None:
     """The true boundary: the circle of centre (0.5, 0.5) and radius 1/sqrt(2 pi)."""
-    import matplotlib.patches as patches
     style = {"fill": False, "color": "black", "linewidth": 1.5, "label": "true boundary", **style}
     ax.add_patch(patches.Circle(CENTRE, RADIUS, **style))
     ax.set_xlim(0, 1)
