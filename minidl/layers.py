@@ -81,6 +81,7 @@ class Linear(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw new weights and biases (see Initialisation above) and zero the gradients."""
         if self.init == "uniform":
             self.weight.uniform_(-1.0, 1.0, generator=generator)
             self.bias.uniform_(-1.0, 1.0, generator=generator)
@@ -155,7 +156,14 @@ class Linear(Module):
 
 
 class Activation(Module):
-    """An element-wise activation x = sigma(s): no parameters, any shape."""
+    r"""An element-wise activation :math:`x = \sigma(s)`, the base of ``ReLU`` and ``Tanh``.
+
+    Shape: any; the output has the input's shape. No parameters.
+
+    ``backward(g)`` with ``g = dl/dx`` returns ``dl/ds = g * sigma'(s)``: eq. (3), with
+    :math:`\sigma'(s)` written in terms of the output ``x`` kept by ``forward``. A subclass
+    gives ``activate`` (sigma) and ``derivative`` (sigma' as a function of x).
+    """
 
     def __init__(self) -> None:
         self.output: torch.Tensor | None = None    # x = sigma(s), kept by forward: sigma'(s) is written with it
@@ -176,6 +184,7 @@ class Activation(Module):
         return grad_wrt_output * self.derivative(self.output)           # eq. (3)
 
     def activate(self, s: torch.Tensor) -> torch.Tensor:
+        """sigma(s), element-wise."""
         raise NotImplementedError
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:

@@ -62,7 +62,13 @@ def _stack(layers: list[Module]) -> Module:
 
 
 def unstack_model(model: Sequential, run: int, template: Sequential) -> Sequential:
-    """Copy run ``run`` of a stacked ``model`` into ``template`` (a single-run model), in place."""
+    """Copy run ``run`` of a stacked ``model`` into ``template`` (a single-run model of the same
+    layers), in place, and return ``template``.
+
+    Raises:
+        ``TypeError`` unless ``model`` has runs and ``template`` has none; ``ValueError`` for a
+        ``run`` out of range or a template of other layers (``load_state_dict``).
+    """
     if not isinstance(model, Sequential) or not model.linears or model.runs is None:
         got = f"runs={model.runs}" if isinstance(model, Sequential) and model.linears else repr(model)[:60]
         raise TypeError(f"unstack_model model: expected a model with a run dimension (see stack_models), got {got}")

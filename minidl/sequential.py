@@ -1,5 +1,9 @@
 """``Sequential``: a multi-layer perceptron as a list of layers (Section IV), with the
-Keras-like ``fit`` / ``predict`` / ``evaluate`` / ``summary``."""
+Keras-like ``fit`` / ``predict`` / ``evaluate`` / ``summary``.
+
+It is the container and its public face only: the training loop is ``training.py``, the
+update ``optim.py``, the file format ``saving.py``, many runs at once ``runs.py``.
+"""
 from __future__ import annotations
 
 import os
@@ -14,7 +18,15 @@ from .utils import labels_of
 
 
 class Sequential(Module):
-    """Layers applied one after the other. Itself a ``Module``.
+    """Layers applied one after the other: ``forward`` runs them in order, ``backward`` in
+    reverse order (backpropagation, Section III-B). Itself a ``Module``, so it can be nested.
+
+    Shape:
+        - input: ``(N, in_features)``, or ``(R, N, in_features)`` when its Linears have ``runs=R``
+        - output: ``(N, out_features)``, or ``(R, N, out_features)``
+
+    Parameters: those of its layers, in order (``param()``, ``state_dict()`` with keys
+    ``'<position>.weight'``, ...).
 
     >>> model = Sequential(Linear(2, 25), ReLU(), Linear(25, 25), ReLU(),
     ...                    Linear(25, 25), Tanh(), Linear(25, 2))
@@ -27,7 +39,12 @@ class Sequential(Module):
 
     # --- building ------------------------------------------------------------------------
     def add_layer(self, layer: Module) -> "Sequential":
-        """Append ``layer``, after checking that its input size fits the current output size."""
+        """Append ``layer`` and return the model.
+
+        Raises:
+            ``TypeError`` if ``layer`` is not a ``Module``; ``ValueError`` if its input size,
+            runs or dtype do not fit the model so far (or it is the model itself).
+        """
         if not isinstance(layer, Module):
             raise TypeError(f"add_layer: expected a minidl Module (Linear, ReLU, Tanh, ...), "
                             f"got {type(layer).__name__}")
@@ -67,25 +84,31 @@ class Sequential(Module):
             raise ValueError("this Sequential has no Linear layer yet: add one with add_layer(Linear(...))")
         return self.linears[0]
 
+    # The shape properties read the Linears (ValueError when there is none yet).
     @property
     def in_features(self) -> int:
+        """Input features of the first ``Linear``."""
         return self._need_linear().in_features
 
     @property
     def out_features(self) -> int:
+        """Output features of the last ``Linear``."""
         self._need_linear()
         return self.linears[-1].out_features
 
     @property
     def runs(self) -> int | None:
+        """R for a model of R stacked runs (``minidl.runs``), None for one network."""
         return self._need_linear().runs
 
     @property
     def lead_dims(self) -> int:
+        """Dimensions before ``(N, features)`` in the data: 1 with runs, else 0."""
         return 0 if self.runs is None else 1
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the weights (and of the data the model takes)."""
         return self._need_linear().weight.dtype
 
     # --- the Module interface --------------------------------------------------------------
@@ -128,8 +151,14 @@ class Sequential(Module):
         - ``seed`` or ``generator`` fixes the shuffling: same seed, same history.
         - ``callback(epoch, logs)`` is called after each epoch (logs hold 0-d tensors).
 
-        Raises ``DivergenceError`` if the loss becomes NaN or infinite (the model then keeps the
-        weights it had at the start of that epoch).
+        Shape: ``x`` ``(N, in_features)``; ``y`` int labels ``(N,)`` or one-hot targets
+        ``(N, out_features)``; the same for the validation pair.
+
+        Raises:
+            ``TypeError`` / ``ValueError`` for bad input, before anything changes (a model with
+            several runs: ``TypeError`` naming ``minidl.runs.fit_runs``); ``DivergenceError`` if
+            the loss becomes NaN or infinite (the model then keeps the weights it had at the
+            start of that epoch).
         """
         self._refuse_runs("fit", "fit_runs")
         [history] = train(self, x_train, y_train, x_validation, y_validation, epochs=epochs,
@@ -195,6 +224,12 @@ class Sequential(Module):
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state_dict().items()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy ``state`` (keys as ``state_dict``'s) into the layers, in place.
+
+        Raises:
+            ``TypeError`` for a non-dict or non-float tensors; ``ValueError`` for a missing,
+            unexpected or wrongly shaped key, naming the layer. Nothing changes then.
+        """
         if not isinstance(state, dict):
             raise TypeError(f"load_state_dict: expected a dict of tensors, got {type(state).__name__}")
         own = self.state_dict()

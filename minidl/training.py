@@ -71,7 +71,9 @@ def fit_params(*, epochs: int, step_size: float, batch_size: int, momentum: floa
                 decay=decay, loss=resolve_loss(loss).__name__)
 
 
-def resolve_loss(loss):
+def resolve_loss(loss) -> type:
+    """The loss class for ``loss``: ``'mse'`` -> ``MSE``, ``'elementwise'`` -> ``ElementwiseMSE``
+    (the classes themselves are accepted too); ``ValueError`` for anything else."""
     if loss in (MSE, ElementwiseMSE):
         return loss
     if isinstance(loss, str) and loss in LOSSES:
@@ -126,7 +128,12 @@ def check_data(model, x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def metrics(model, x: torch.Tensor, t: torch.Tensor, loss) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, accuracy) of ``model`` on (x, one-hot t): tensors of shape () or (R,)."""
+    """(loss, accuracy) of ``model`` on ``x`` against one-hot targets ``t``, unchecked.
+
+    Shape: ``x`` ``(N, in)``, ``t`` ``(N, C)`` -> two tensors of shape ``()``; with R runs,
+    ``(R, N, in)``, ``(R, N, C)`` -> two of shape ``(R,)``. Accuracy: the fraction of rows whose
+    arg-max output is the target's class.
+    """
     out = model.forward(x)
     correct = labels_of(out) == labels_of(t)
     return loss.compute_loss(out, t), correct.to(x.dtype).mean(-1)
@@ -152,7 +159,11 @@ def epoch_logs(evaluate: Callable, training: tuple, validation: tuple | None = N
 
 
 def shuffled_order(n: int, generators: list[torch.Generator | None], runs: int | None) -> torch.Tensor:
-    """A fresh random order of the n samples: (n,), or (R, n) with one order per run."""
+    """A fresh random order of the n samples (``torch.randperm``).
+
+    Shape: ``(n,)``; with R runs ``(R, n)``, run r drawn from ``generators[r]`` (or all from
+    ``generators[0]`` when only one is given).
+    """
     if runs is None:
         return torch.randperm(n, generator=generators[0])
     gens = generators if len(generators) == runs else generators[:1] * runs
@@ -201,6 +212,7 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
 
 def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum, decay, loss,
                 generators, callback) -> dict[str, list[torch.Tensor]]:
+    """Algorithm 1 on checked arguments; returns the per-epoch ``logs`` (tensors ``()`` or ``(R,)``)."""
     n = x.shape[-2]
     params = model.param()
     optimizer = SGD(params, momentum)      # momentum 0: the plain step, eqs. (6) and (7)
@@ -238,9 +250,13 @@ def per_run(history: dict[str, list[torch.Tensor]], runs: int | None) -> list[di
 
 
 def not_finite(logs: dict[str, torch.Tensor], params) -> torch.Tensor:
-    """Which runs (a bool of shape () or (R,)) have a NaN or infinite loss, validation loss or
-    weight. Run once per epoch. The loss alone can miss it: a training loss of 4e37 is finite
-    in float32 while the validation loss already overflows."""
+    """Which runs have a NaN or infinite loss, validation loss or weight, checked once per epoch.
+
+    Shape: a bool tensor ``()``, or ``(R,)`` with R runs.
+
+    The loss alone can miss it: a training loss of 4e37 is finite in float32 while the
+    validation loss already overflows, and tanh(inf) = 1 hides an infinite weight.
+    """
     bad = ~torch.isfinite(logs["loss"])
     if "val_loss" in logs:
         bad |= ~torch.isfinite(logs["val_loss"])
@@ -266,7 +282,12 @@ def divergence_error(logs, diverged, runs, epoch, eta, step_size, history) -> Di
 
 def make_generators(seed: int | None, generator) -> list[torch.Generator | None]:
     """The random streams of a fit: from ``seed``, from ``generator`` (one, or one per run), or
-    torch's global generator when neither is given."""
+    torch's global generator (``[None]``) when neither is given.
+
+    Raises:
+        ``ValueError`` if both are given or ``seed`` is negative; ``TypeError`` if ``generator``
+        is not a ``torch.Generator`` or a list of them.
+    """
     if seed is not None and generator is not None:
         raise ValueError("fit: give seed or generator, not both")
     if seed is not None:
