@@ -289,11 +289,13 @@ def targets(epoch: dict, table_seconds: float, latency: dict | None, quick: bool
     rows.append(("30-run Fig. 1 table, runs path", "<= 10 s",
                  f"{table_seconds:.1f} s" + (" (extrapolated)" if quick else ""), table_seconds <= 10))
     if latency is None:
-        rows += [("playground: default run complete", "<= 5 s", "not available", None),
+        rows += [("playground: 100-epoch default run complete", "<= 5 s", "not available", None),
                  ("playground: first redraw after a slider change", "<= 0.3 s", "not available", None)]
     else:
-        rows += [("playground: default run complete", "<= 5 s",
-                  f"{latency['full_run_s']:.2f} s", latency["full_run_s"] <= 5),
+        epochs = latency["epochs"]    # the target is for a 100-epoch run: a shorter one is not judged
+        rows += [("playground: 100-epoch default run complete", "<= 5 s",
+                  f"{latency['full_run_s']:.2f} s" + ("" if epochs == 100 else f" ({epochs} epochs run)"),
+                  latency["full_run_s"] <= 5 if epochs == 100 else None),
                  ("playground: first redraw after a slider change", "<= 0.3 s",
                   f"{latency['first_update_s']:.2f} s", latency["first_update_s"] <= 0.3)]
     rows.append(("all seven notebooks under nbval, 2 cores", "<= 180 s", "not measured by this script", None))
