@@ -97,15 +97,6 @@ def test_progress_is_printed_every_few_epochs(capsys):
 
 # --- comparing with the paper ------------------------------------------------------------------
 
-def test_summarise_is_mean_and_sample_std():
-    s = E.summarise({"a": [1.0, 2.0, 4.0], "b": [0.5]})
-    assert s["a"]["mean"] == pytest.approx(7 / 3)
-    assert s["a"]["std"] == pytest.approx(statistics.stdev([1.0, 2.0, 4.0]))
-    assert s["b"] == {"mean": 0.5, "std": 0.0}
-    with pytest.raises(ValueError, match="'c' has no values"):
-        E.summarise({"c": []})
-
-
 def fake_table(**means):
     return {k: {"mean": means.get(k, m), "std": 0.0} for k, (m, _) in E.PAPER_FIG1.items()}
 

@@ -6,8 +6,8 @@ runs, so that it is tested (``tests/test_experiments.py``) and the notebook stay
 - ``run_fig1``: the Fig. 1 experiment, R independent runs (new data, new weights, own
   shuffling per seed) trained at once with ``minidl.runs``; each run's final MSE under both
   conventions and its accuracy, on the training and the validation set;
-- ``summarise``, ``within_one_std``, ``mse_grid``, ``matching_convention``: mean ± std over the
-  runs, and how they compare with the paper's table;
+- ``within_one_std``, ``mse_grid``, ``matching_convention``: how the mean ± std over the runs
+  (``tables.summarise``) compares with the paper's table;
 - ``fig1_markdown``, ``write_fig1``: the table beside the paper's, as ``figures/fig1_table.md``
   and ``figures/fig1_table.json`` (every run's numbers, the seeds and the configuration);
 - ``plot_fig2``, ``plot_fig3``: the learning curves of one run, its misclassified test points
@@ -20,9 +20,7 @@ training, not only the reported number: every run records its final loss under b
 """
 from __future__ import annotations
 
-import json
 import os
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from .. import paper_model
 from .._checks import check_int
 from ..losses import LOSSES
 from .plots import draw_circle, plot_curves, plot_decision_regions
+from .tables import paper_table, summarise, write_table_files
 from ..runs import fit_runs, paper_runs, unstack_model
 from ..sequential import Sequential
 from ..training import History, metrics
@@ -51,7 +50,6 @@ PAPER_FIG1: dict[str, tuple[float, float]] = {
 CONVENTIONS = ("mse", "elementwise")
 CONVENTION_NAMES = {"mse": "paper's formula (sum over the 2 outputs)",
                     "elementwise": "per-element mean (torch.nn.MSELoss)"}
-SETS = (("training", ""), ("validation", "val_"))
 
 
 @dataclass
@@ -153,18 +151,6 @@ def run_fig1(seeds: Sequence[int], *, loss: str = "elementwise", epochs: int = 1
     return Fig1Runs(loss, seeds, config, final, histories, stacked, data, time.perf_counter() - start)
 
 
-def summarise(final: dict[str, list[float]]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation over the runs of each list. The standard deviation is the
-    sample one (``n - 1``); the paper does not say which it used."""
-    out = {}
-    for k, values in final.items():
-        if not values:
-            raise ValueError(f"summarise: {k!r} has no values")
-        out[k] = {"mean": statistics.fmean(values),
-                  "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-    return out
-
-
 def within_one_std(table: dict[str, dict[str, float]],
                    paper: dict[str, tuple[float, float]] = PAPER_FIG1) -> dict[str, bool]:
     """For each entry of the paper's table: is the reproduced mean within one of the paper's
@@ -201,10 +187,6 @@ def matching_convention(results: dict[str, Fig1Runs]) -> tuple[str, str]:
 
 # --- Fig. 1 as files ---------------------------------------------------------------------------
 
-def _pm(mean: float, std: float, digits: int) -> str:
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def fig1_markdown(results: dict[str, Fig1Runs], command: str = COMMAND) -> str:
     """The reproduced Fig. 1 beside the paper's: one table per training convention (MSE
     measured as trained), then the grid of every (trained, measured) pair."""
@@ -217,19 +199,10 @@ def fig1_markdown(results: dict[str, Fig1Runs], command: str = COMMAND) -> str:
              f"{first.seeds[0]}..{first.seeds[-1]}). Mean ± sample std over the runs of the final values.", ""]
     for loss, result in results.items():
         table = result.table()
-        verdict = within_one_std(table)
+        far = [k for k, within in within_one_std(table).items() if not within]
         lines += [f"Trained and measured with loss='{loss}', the {CONVENTION_NAMES[loss]}"
-                  + (" (matches the paper)" if loss == trained == measured else "") + ":", "",
-                  "| set | MSE (reproduced) | MSE (paper) | accuracy (reproduced) | accuracy (paper) |",
-                  "| --- | --- | --- | --- | --- |"]
-        for name, prefix in SETS:
-            cells = [name]
-            for metric, digits in (("loss", 5), ("accuracy", 4)):
-                k = prefix + metric
-                mark = "" if verdict[k] else " *"
-                cells += [_pm(table[k]["mean"], table[k]["std"], digits) + mark,
-                          _pm(*PAPER_FIG1[k], digits)]
-            lines.append("| " + " | ".join(cells) + " |")
+                  + (" (matches the paper)" if loss == trained == measured else "") + ":", ""]
+        lines += paper_table(table, PAPER_FIG1, digits=(5, 4), marked=far)
         lines += ["", "`*`: the reproduced mean is more than one paper std away from the paper's mean.", ""]
     lines += ["Which convention the paper's MSE column matches: mean MSE for each pair (trained with, "
               "measured with), and its distance to the paper's in paper standard deviations.", "",
@@ -265,11 +238,8 @@ def write_fig1(results: dict[str, Fig1Runs], directory: str | os.PathLike = FIGU
     if not results or not all(isinstance(r, Fig1Runs) for r in results.values()):
         raise TypeError("write_fig1: expected a non-empty dict {loss: Fig1Runs} from run_fig1")
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    md, js = directory / "fig1_table.md", directory / "fig1_table.json"
-    md.write_text(fig1_markdown(results, command))
-    js.write_text(json.dumps(fig1_record(results, command), indent=2) + "\n")
-    return [md, js]
+    return write_table_files(fig1_markdown(results, command), fig1_record(results, command),
+                             directory / "fig1_table.md", directory / "fig1_table.json")
 
 
 # --- Fig. 2 and Fig. 3 -------------------------------------------------------------------------
@@ -327,7 +297,7 @@ def written_since(start: float, directory: str | os.PathLike = FIGURES) -> list[
     return sorted(p for p in directory.iterdir() if p.is_file() and p.stat().st_mtime >= start - 1e-3)
 
 
-__all__ = ["FIGURES", "PAPER_FIG1", "CONVENTIONS", "Fig1Runs", "run_fig1", "summarise",
+__all__ = ["FIGURES", "PAPER_FIG1", "CONVENTIONS", "Fig1Runs", "run_fig1",
            "within_one_std", "distance_in_paper_std", "mse_grid", "matching_convention",
            "fig1_markdown", "fig1_record", "write_fig1", "plot_fig2", "plot_fig3",
            "distance_to_boundary", "written_since", "final_metrics", "progress_printer"]

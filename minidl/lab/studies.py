@@ -9,7 +9,7 @@ use, so that it is tested (``tests/test_studies.py``) and the notebooks stay sho
 - ``total_variation``, ``fraction_of_increases``, ``mean_abs_second_difference``: how smooth a
   learning curve is, as numbers (``smoothness`` gives all three);
 - ``seconds_per_epoch``, ``time_minidl_and_torch``: timings on one thread;
-- ``train_configs``, ``summarise``, ``epochs_to_reach``, ``describe_runs``, ``mean_curve``: many
+- ``train_configs``, ``final_values``, ``epochs_to_reach``, ``describe_runs``, ``mean_curve``: many
   runs at once (``minidl.runs``) and what to read from them;
 - ``batch_size_sweep``: batch gradient descent for several batch sizes;
 - ``write_table``: a table beside the paper's, as Markdown and JSON in ``figures/``.
@@ -17,7 +17,6 @@ use, so that it is tested (``tests/test_studies.py``) and the notebooks stay sho
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import statistics
@@ -29,8 +28,9 @@ import torch
 from .. import paper_model
 from .._checks import check_int
 from .compare import fit_torch, torch_loss, torch_twin
+from .tables import paper_table, summarise, write_table_files
 from ..optim import SGD
-from ..runs import fit_runs, make_run, stack_models
+from ..runs import fit_runs, make_run, stack_runs
 from ..sequential import Sequential
 from ..training import History, resolve_loss
 from ..utils import as_targets, torch_threads
@@ -191,10 +191,9 @@ def train_configs(seeds: Sequence[int] | dict[str, Sequence[int]],
         raise ValueError(f"train_configs: expected at least one factory and a non-empty seed list for each, "
                          f"got factories {sorted(factories)} and seeds for {sorted(per_name)}")
     plan = [(name, s) for name in factories for s in per_name[name]]
-    runs = [make_run(s, factories[name], n_train, n_validation, dtype=dtype) for name, s in plan]
-    data = [torch.stack(parts) for parts in zip(*(d for _, d, _ in runs))]
-    histories = fit_runs(stack_models([m for _, _, m in runs]), *data,
-                         generator=[g for g, _, _ in runs], **fit_kw)
+    generators, data, stacked, _ = stack_runs([make_run(s, factories[name], n_train, n_validation, dtype=dtype)
+                                               for name, s in plan])
+    histories = fit_runs(stacked, *data, generator=generators, **fit_kw)
     out: dict[str, list[History]] = {name: [] for name in factories}
     for (name, _), history in zip(plan, histories):
         out[name].append(history)
@@ -210,18 +209,6 @@ def final_values(histories: Sequence[History]) -> dict[str, list[float]]:
     if not histories:
         raise ValueError("final_values: expected at least one History, got none")
     return {k: [h.history[k][-1] for h in histories] for k in histories[0].history}
-
-
-def summarise(histories: Sequence[History]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation over runs of every metric's final value.
-
-    The standard deviation is the sample one (``n - 1``), as ``torch.std`` and ``numpy.std(ddof=1)``.
-    """
-    out = {}
-    for k, values in final_values(histories).items():
-        t = torch.tensor(values, dtype=torch.float64)
-        out[k] = {"mean": float(t.mean()), "std": float(t.std()) if len(values) > 1 else 0.0}
-    return out
 
 
 def epochs_to_reach(histories: Sequence[History], threshold: float, key: str = "val_accuracy") -> list[int | None]:
@@ -244,7 +231,7 @@ def describe_runs(histories: Sequence[History], thresholds: Sequence[float] = (0
     epoch at which the validation accuracy first reaches each threshold (``inf`` when more than
     half the runs never do), the mean smoothness of the training-loss curves (total variation,
     fraction of increases) and the mean total variation of the validation-accuracy curves."""
-    summary = summarise(histories)
+    summary = summarise(final_values(histories))
     last10 = torch.tensor([h.history["val_accuracy"][-10:] for h in histories], dtype=torch.float64)
     row = {"val_accuracy": summary["val_accuracy"]["mean"], "val_accuracy_std": summary["val_accuracy"]["std"],
            "val_accuracy_last10": float(last10.mean()), "loss": summary["loss"]["mean"]}
@@ -289,7 +276,7 @@ def batch_size_sweep(batch_sizes: Sequence[int], seeds: Sequence[int], *, epochs
         seconds = seconds_per_epoch(lambda: model.fit(x, y, xv, yv, epochs=1, batch_size=b,
                                                       step_size=step_size, loss=loss, generator=g),
                                     timing_repeats)
-        summary = summarise(histories)
+        summary = summarise(final_values(histories))
         steps = -(-n_train // b)
         rows.append({"batch_size": b, "steps_per_epoch": steps, "steps": steps * epochs,
                      "seconds_per_epoch": seconds,
@@ -301,37 +288,17 @@ def batch_size_sweep(batch_sizes: Sequence[int], seeds: Sequence[int], *, epochs
 
 # --- tables beside the paper's ---------------------------------------------------------------------
 
-def table_markdown(summary: dict[str, dict[str, float]], paper: dict[str, tuple[float, float]],
-                   title: str) -> str:
-    """A Markdown table: one row per set (training, validation), reproduced and paper's values."""
-    lines = [f"**{title}**", "",
-             "| set | MSE (reproduced) | MSE (paper) | accuracy (reproduced) | accuracy (paper) |",
-             "| --- | --- | --- | --- | --- |"]
-    for name, prefix in (("training", ""), ("validation", "val_")):
-        cells = [name]
-        for metric in ("loss", "accuracy"):
-            s = summary[prefix + metric]
-            p = paper[prefix + metric]
-            cells += [f"{s['mean']:.5f} ± {s['std']:.5f}", f"{p[0]:.5f} ± {p[1]:.5f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def write_table(histories: Sequence[History], paper: dict[str, tuple[float, float]],
                 md_path: str | os.PathLike, json_path: str | os.PathLike, *, title: str,
                 config: dict[str, object], seeds: Sequence[int]) -> dict[str, dict[str, float]]:
     """Write the table of ``histories`` (mean ± std of the final metrics) beside ``paper`` to
     ``md_path`` and, with every run's values and the configuration, to ``json_path``.
     Returns the summary."""
-    summary = summarise(histories)
-    for path in (md_path, json_path):
-        os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
-    with open(md_path, "w") as f:
-        f.write(table_markdown(summary, paper, title))
+    final = final_values(histories)
+    summary = summarise(final)
+    markdown = "\n".join([f"**{title}**", "", *paper_table(summary, paper)]) + "\n"
     record = {"title": title, "config": config, "seeds": list(seeds), "summary": summary,
               "paper": {k: {"mean": v[0], "std": v[1]} for k, v in paper.items()},
-              "runs": final_values(histories)}
-    with open(json_path, "w") as f:
-        json.dump(record, f, indent=2)
-        f.write("\n")
+              "runs": final}
+    write_table_files(markdown, record, md_path, json_path)
     return summary
