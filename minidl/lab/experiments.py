@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import matplotlib.pyplot as plt
 import torch
 
 from .. import paper_model
 from .._checks import check_int
 from ..losses import LOSSES
-from .plots import draw_circle, plot_curves, plot_decision_regions
+from .plots import plot_curves, plot_decision_regions, plot_misclassified
 from .tables import paper_table, summarise, write_table_files
 from ..runs import fit_runs, paper_runs, unstack_model
 from ..sequential import Sequential
@@ -253,7 +254,6 @@ def _save(fig, path: str | os.PathLike | None) -> None:
 def plot_fig2(history: History | dict[str, list[float]], path: str | os.PathLike | None = None,
               title: str = "Fig. 2: training and validation curves (SGD training)"):
     """Loss and accuracy per epoch, training and validation, of one run; saved to ``path``."""
-    import matplotlib.pyplot as plt
     curves = history.history if isinstance(history, History) else history
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     plot_curves(axes, curves)
@@ -266,14 +266,8 @@ def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | o
               title: str = "Fig. 3: misclassified test samples (red)"):
     """Left: the test points, misclassified ones in red, with the true circle (the paper's
     Fig. 3). Right: the same points over the learned decision regions. Saved to ``path``."""
-    import matplotlib.pyplot as plt
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
-    wrong = model.predict(x) != y
-    left.scatter(x[~wrong, 0], x[~wrong, 1], s=5, color="grey", label="correctly classified")
-    left.scatter(x[wrong, 0], x[wrong, 1], s=14, color="red", label=f"misclassified ({int(wrong.sum())})")
-    draw_circle(left)
-    left.set_title(f"{len(y)} test points and the circle boundary")
-    left.legend(loc="upper right", fontsize=8)
+    plot_misclassified(left, model, x, y, title=f"{len(y)} test points and the circle boundary")
     plot_decision_regions(right, model, x, y, title="learned decision regions")
     for ax in (left, right):
         ax.set_xlabel("$x_1$")
@@ -281,12 +275,6 @@ def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | o
     fig.suptitle(title)
     _save(fig, path)
     return fig
-
-
-def distance_to_boundary(x: torch.Tensor) -> torch.Tensor:
-    """Distance of each point to the true circle: | ||x - centre|| - radius |."""
-    from ..utils import CENTRE, RADIUS
-    return ((x - torch.tensor(CENTRE, dtype=x.dtype)).norm(dim=-1) - RADIUS).abs()
 
 
 def written_since(start: float, directory: str | os.PathLike = FIGURES) -> list[Path]:
@@ -300,4 +288,4 @@ def written_since(start: float, directory: str | os.PathLike = FIGURES) -> list[
 __all__ = ["FIGURES", "PAPER_FIG1", "CONVENTIONS", "Fig1Runs", "run_fig1",
            "within_one_std", "distance_in_paper_std", "mse_grid", "matching_convention",
            "fig1_markdown", "fig1_record", "write_fig1", "plot_fig2", "plot_fig3",
-           "distance_to_boundary", "written_since", "final_metrics", "progress_printer"]
+           "written_since", "final_metrics", "progress_printer"]
