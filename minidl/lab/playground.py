@@ -107,6 +107,7 @@ class Playground:
         self.diverged: str | None = None
         self.model = None
         self.update_times: list[float] = []
+        self.closed = False
         self._draw_data()
         for control in self.controls:
             control.observe(self._on_change, names="value")
@@ -136,6 +137,8 @@ class Playground:
 
     def run(self) -> None:
         """Retrain from the seeded initial weights with the current values, redrawing as it goes."""
+        if self.closed:
+            raise RuntimeError("Playground.run: this playground is closed; build a new Playground()")
         self.params = params = self.current_params()
         self.history = {k: [] for k in METRICS}
         self.diverged = None
@@ -232,6 +235,24 @@ class Playground:
             plot_decision_regions(ax, self.model, self.x_val, self.y_val,
                                   title="decision regions (validation set)")
 
+    def close(self) -> None:
+        """Stop listening to the controls, close every widget and clear the figure.
+
+        ipywidgets keeps each open widget in a registry, and the controls' observers hold this
+        playground: until ``close()`` it stays in memory even when nothing else refers to it.
+        After ``close()`` the controls do nothing and ``run()`` raises; ``history``,
+        ``params`` and ``model`` can still be read. Closing twice does nothing.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        for control in self.controls:
+            control.unobserve(self._on_change, names="value")
+        self.new_data.on_click(self._on_new_data, remove=True)
+        for widget in _descendants(self.widget):
+            widget.close()
+        self.figure.clear()
+
     @property
     def png(self) -> bytes:
         """The figure as it is now, as PNG bytes (for a static copy in the notebook)."""
@@ -239,6 +260,14 @@ class Playground:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _descendants(widget: widgets.Widget) -> list[widgets.Widget]:
+    """``widget`` and every widget inside it (the children of boxes, recursively)."""
+    out = [widget]
+    for child in getattr(widget, "children", ()):
+        out += _descendants(child)
+    return out
 
 
 def measure_latency(repeats: int = 3, **playground_options) -> dict[str, float]:
@@ -252,15 +281,18 @@ def measure_latency(repeats: int = 3, **playground_options) -> dict[str, float]:
     """
     check_int(repeats, "repeats", 1)
     playground = Playground(**playground_options)
-    start_value = playground.learning_rate.value
-    firsts, fulls, cpus = [], [], []
-    for i in range(repeats):
-        value = start_value * 10 ** 0.25 if i % 2 == 0 else start_value
-        cpu, started = time.process_time(), time.perf_counter()
-        playground.learning_rate.value = value
-        cpus.append(time.process_time() - cpu)
-        firsts.append(playground.update_times[0] - started)
-        fulls.append(playground.update_times[-1] - started)
+    try:
+        start_value = playground.learning_rate.value
+        firsts, fulls, cpus = [], [], []
+        for i in range(repeats):
+            value = start_value * 10 ** 0.25 if i % 2 == 0 else start_value
+            cpu, started = time.process_time(), time.perf_counter()
+            playground.learning_rate.value = value
+            cpus.append(time.process_time() - cpu)
+            firsts.append(playground.update_times[0] - started)
+            fulls.append(playground.update_times[-1] - started)
+    finally:
+        playground.close()
     return {"first_update_s": statistics.median(firsts), "full_run_s": statistics.median(fulls),
             "full_run_cpu_s": statistics.median(cpus), "epochs": playground.epochs.value,
             "n_train": playground.n_train}
