@@ -52,7 +52,11 @@ from typing import Callable
 import torch
 
 from .._checks import check_positive_number
+from .compare import torch_loss, torch_twin
+from ..layers import ReLU
+from ..losses import LOSSES
 from ..module import Module
+from ..sequential import Sequential
 from ..utils import torch_threads
 
 DEFAULT_H = 1e-5
@@ -144,8 +148,6 @@ def away_from_zero(x: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
 def nearest_kink(module: Module, x: torch.Tensor) -> float:
     """The smallest |input| of any ReLU in ``module`` on ``x`` (inf without ReLUs): if it is
     below ``h``, a finite difference may straddle the kink."""
-    from ..layers import ReLU
-    from ..sequential import Sequential
     nearest = float("inf")
     for layer in module.layers if isinstance(module, Sequential) else [module]:
         if isinstance(layer, (ReLU, Sequential)):
@@ -238,8 +240,6 @@ def autograd_gradients(module: Module, x: torch.Tensor, r: torch.Tensor) -> dict
     """Gradients of ``sum(net(x) * r)`` by ``torch.autograd``, where ``net`` is the ``torch.nn``
     twin of ``module`` (``Linear``, ``ReLU``, ``Tanh`` or a ``Sequential`` of them) with a copy
     of its weights. Keys as in ``check_module``: ``'input'`` and the parameter names."""
-    from .compare import torch_twin
-    from ..sequential import Sequential
     seq = module if isinstance(module, Sequential) else Sequential(module)
     net = torch_twin(seq)
     xg = x.detach().clone().requires_grad_(True)
@@ -252,8 +252,6 @@ def autograd_loss_gradient(loss, predictions: torch.Tensor, targets: torch.Tenso
     """d loss / d predictions by ``torch.autograd`` on an independent formula of the loss:
     ``MSE`` (and its subclasses): ``((p - t)^2).sum(-1).mean()``; ``ElementwiseMSE``:
     ``torch.nn.MSELoss()``."""
-    from .compare import torch_loss
-    from ..losses import LOSSES
     names = {cls: key for key, cls in LOSSES.items()}
     name = next((names[c] for c in getattr(loss, "__mro__", ()) if c in names), None)
     if name is None:

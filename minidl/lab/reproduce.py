@@ -18,8 +18,11 @@ import time
 from pathlib import Path
 
 import ipykernel.kernelspec
+import nbformat
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from traitlets import default
 
 from .experiments import FIGURES, REPO_ROOT, written_since
@@ -64,10 +67,6 @@ def execute_notebook(path: str | Path, timeout: int = 1200) -> float:
     notebook's folder. Raises ``NotebookError`` naming the failing cell; the file is then
     left as it was.
     """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_manager_class=CurrentEnvironmentKernel, kernel_name="python3",
