@@ -28,9 +28,11 @@ import time
 
 import torch
 
+from floor import FusedPaperNetwork          # benchmarks/floor.py, beside this script
 from minidl import build_data, paper_model
 from minidl.utils import one_hot, torch_threads
 from minidl.lab.compare import fit_torch, torch_twin
+from minidl.lab.playground import measure_latency
 from minidl.runs import fit_runs, make_run, paper_runs
 
 SEED = 0
@@ -110,7 +112,6 @@ def torch_contestant(net, x, y, threads: int) -> Contestant:
 
 def fused_contestant(model, x, y) -> Contestant:
     """The same per-sample SGD hand-fused into one function (benchmarks/floor.py): the floor."""
-    from floor import FusedPaperNetwork
     fused, t = FusedPaperNetwork(model), one_hot(y, 2)
     shuffle = torch.Generator().manual_seed(SEED + 1)
 
@@ -242,12 +243,7 @@ def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
 
 # --- 3. the playground --------------------------------------------------------------------------
 
-def playground_latency() -> dict[str, float] | None:
-    try:
-        from minidl.lab.playground import measure_latency
-    except ImportError:
-        print("playground latency: not available (minidl.lab.playground.measure_latency missing)\n")
-        return None
+def playground_latency() -> dict[str, float]:
     result = measure_latency()
     print(f"## Playground latency (a learning-rate change, in this process, no browser)\n")
     print(f"first redrawn curves after {result['first_update_s']:.2f} s; the default run "
@@ -258,7 +254,7 @@ def playground_latency() -> dict[str, float] | None:
 
 # --- 4. the targets ------------------------------------------------------------------------------
 
-def targets(epoch: dict, table_seconds: float, latency: dict | None, quick: bool) -> None:
+def targets(epoch: dict, table_seconds: float, latency: dict, quick: bool) -> None:
     rows = []
     if epoch["torch"] is not None:
         speedup = epoch["torch"] / epoch["minidl"]
@@ -273,14 +269,10 @@ def targets(epoch: dict, table_seconds: float, latency: dict | None, quick: bool
                      f"{ratio:.1f}x", ratio > 1))
     rows.append(("30-run Fig. 1 table, runs path (issue 5)", "<= 60 s",
                  f"{table_seconds:.1f} s" + (" (extrapolated)" if quick else ""), table_seconds <= 60))
-    if latency is None:
-        rows += [("playground: first updated curves (issue 4)", "<= 1 s", "not available", None),
-                 ("playground: default run complete (issue 4)", "<= 3 s", "not available", None)]
-    else:
-        rows += [("playground: first updated curves (issue 4)", "<= 1 s",
-                  f"{latency['first_update_s']:.2f} s", latency["first_update_s"] <= 1),
-                 ("playground: default run complete (issue 4)", "<= 3 s",
-                  f"{latency['full_run_s']:.2f} s", latency["full_run_s"] <= 3)]
+    rows += [("playground: first updated curves (issue 4)", "<= 1 s",
+              f"{latency['first_update_s']:.2f} s", latency["first_update_s"] <= 1),
+             ("playground: default run complete (issue 4)", "<= 3 s",
+              f"{latency['full_run_s']:.2f} s", latency["full_run_s"] <= 3)]
     if epoch["torch"] is not None:
         print(f"The hand-fused eager loop (no framework at all) is {epoch['torch'] / epoch['fused']:.1f}x faster "
               "than torch.nn + autograd here:\nthat is the most any framework written in eager PyTorch "

@@ -32,6 +32,7 @@ from ..utils import build_data
 DEFAULT_EPOCHS = 10          # a default run (training and drawing) within the 3 s target: measure_latency()
 BATCH_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 STYLE = {"description_width": "110px"}
+SLIDER = {"continuous_update": False, "style": STYLE}    # retrain when the slider is released, not while dragged
 
 
 def divergence_message(error: DivergenceError) -> str:
@@ -71,20 +72,15 @@ class Playground:
         self.render_every = float(render_every)
         self.dpi = check_int(dpi, "dpi", 10)
 
-        self.learning_rate = widgets.FloatLogSlider(
-            value=0.01, base=10, min=-4, max=0, step=0.25, readout_format=".3g",
-            description="learning rate", continuous_update=False, style=STYLE)
-        self.momentum = widgets.FloatSlider(
-            value=0.0, min=0.0, max=0.99, step=0.01, description="momentum",
-            continuous_update=False, style=STYLE)
+        self.learning_rate = widgets.FloatLogSlider(value=0.01, base=10, min=-4, max=0, step=0.25,
+                                                    readout_format=".3g", description="learning rate", **SLIDER)
+        self.momentum = widgets.FloatSlider(value=0.0, min=0.0, max=0.99, step=0.01, description="momentum", **SLIDER)
         self.batch_size = widgets.SelectionSlider(
             options=sorted({b for b in BATCH_SIZES if b <= n_train} | {n_train}), value=1,
-            description="batch size", continuous_update=False, style=STYLE)
-        self.epochs = widgets.IntSlider(
-            value=epochs, min=1, max=100, description="epochs", continuous_update=False, style=STYLE)
-        self.decay = widgets.FloatSlider(
-            value=0.9, min=0.5, max=1.0, step=0.01, description="step-size decay",
-            continuous_update=False, style=STYLE)
+            description="batch size", **SLIDER)
+        self.epochs = widgets.IntSlider(value=epochs, min=1, max=100, description="epochs", **SLIDER)
+        self.decay = widgets.FloatSlider(value=0.9, min=0.5, max=1.0, step=0.01, description="step-size decay",
+                                         **SLIDER)
         self.init = widgets.ToggleButtons(
             options=[("U[-1, 1] (paper)", "uniform"), ("Xavier", "xavier")], value="uniform",
             description="initialisation", style={**STYLE, "button_width": "140px"})

@@ -89,14 +89,7 @@ def plot_misclassified(ax, model, x: torch.Tensor, y: torch.Tensor, title: str =
 
 def plot_decision_regions(ax, model, x: torch.Tensor, y: torch.Tensor, title: str = "") -> int:
     """The model's decision regions (``decision_grid``, shaded by label) under
-    ``plot_misclassified``'s points and circle.
-
-    Shape:
-        - ``x``: ``(N, 2)``; ``y``: ``(N,)`` labels.
-
-    Returns:
-        The number of misclassified points.
-    """
+    ``plot_misclassified``'s points and circle: the same arguments, the same count returned."""
     gx, gy, regions = decision_grid(model)
     ax.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5], colors=CLASS_COLOURS, alpha=0.2)
     return plot_misclassified(ax, model, x, y, title)
