@@ -57,11 +57,18 @@ CONVENTION_NAMES = {"mse": "paper's formula (sum over the 2 outputs)",
 class Fig1Runs:
     """The outcome of ``run_fig1``: one training convention, R runs.
 
-    ``final`` maps ``'mse'``, ``'elementwise'``, ``'accuracy'`` and their ``'val_'`` forms to one
-    float per run (the final model's values; the MSE under both conventions, whichever was
-    trained). ``histories`` has the per-epoch curves of each run (loss in the trained
-    convention). ``model`` is the stacked trained model and ``data`` its stacked
-    ``(x_train, y_train, x_validation, y_validation[, x_test, y_test])``.
+    Shape:
+        - ``data``: the stacked ``(x_train, y_train, x_validation, y_validation[, x_test,
+          y_test])``, ``x`` ``(R, N, 2)`` and ``y`` ``(R, N)``.
+
+    Parameters:
+        - ``loss``: the convention trained with; ``seeds``: one per run; ``config``: the
+          hyperparameters, as written to ``fig1_table.json``.
+        - ``final``: ``'mse'``, ``'elementwise'``, ``'accuracy'`` and their ``'val_'`` forms ->
+          one float per run (the final model's values; the MSE under both conventions,
+          whichever was trained).
+        - ``histories``: each run's per-epoch curves (loss in the trained convention).
+        - ``model``: the stacked trained model (``runs=R``); ``seconds``: the wall time.
     """
 
     loss: str
@@ -74,19 +81,23 @@ class Fig1Runs:
     seconds: float = 0.0
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Mean and std over the runs of every entry of ``final`` (see ``summarise``)."""
+        """Mean and sample std over the runs of every entry of ``final`` (``tables.summarise``)."""
         return summarise(self.final)
 
     def table(self, measure: str | None = None) -> dict[str, dict[str, float]]:
         """The summary keyed as the paper's table (``loss``, ``accuracy``, ``val_loss``,
-        ``val_accuracy``), the MSE measured in ``measure`` (default: the trained convention)."""
+        ``val_accuracy``), the MSE measured in ``measure`` (default: the trained convention).
+
+        Returns:
+            ``{key: {'mean': float, 'std': float}}`` for the four keys.
+        """
         measure = _check_convention(measure or self.loss, "measure")
         s = self.summary()
         return {"loss": s[measure], "accuracy": s["accuracy"],
                 "val_loss": s["val_" + measure], "val_accuracy": s["val_accuracy"]}
 
     def run_model(self, run: int) -> Sequential:
-        """Run ``run`` of the trained stacked model, as a single-run model."""
+        """Run ``run`` (0 to R - 1) of the trained stacked model, as a single-run ``paper_model``."""
         check_int(run, "run", 0, len(self.seeds) - 1)
         return unstack_model(self.model, run, paper_model(dtype=self.model.dtype))
 
@@ -98,7 +109,14 @@ def _check_convention(loss, name: str = "loss") -> str:
 
 
 def final_metrics(model: Sequential, x: torch.Tensor, y: torch.Tensor, prefix: str = "") -> dict[str, list[float]]:
-    """The MSE under both conventions and the accuracy of a stacked model, one float per run."""
+    """The MSE under both conventions and the accuracy of a stacked model on ``(x, y)``.
+
+    Shape:
+        - ``x``: ``(R, N, 2)``; ``y``: ``(R, N)`` labels or ``(R, N, 2)`` one-hot targets.
+
+    Returns:
+        ``{prefix + 'mse': [R floats], prefix + 'elementwise': [...], prefix + 'accuracy': [...]}``.
+    """
     t = as_targets(y, model.out_features, model.dtype)
     out: dict[str, list[float]] = {}
     for name in CONVENTIONS:
@@ -109,7 +127,8 @@ def final_metrics(model: Sequential, x: torch.Tensor, y: torch.Tensor, prefix: s
 
 
 def progress_printer(loss: str, epochs: int, every: int = 10, print_fn: Callable[[str], None] = print):
-    """A ``fit`` callback printing, every ``every`` epochs, the mean metrics over the runs."""
+    """A ``fit`` callback that prints, every ``every`` epochs and after the last, the mean over
+    the runs of each metric and the seconds since it was made (through ``print_fn``)."""
     start = time.perf_counter()
 
     def callback(epoch: int, logs: dict[str, torch.Tensor]) -> None:
@@ -128,10 +147,20 @@ def run_fig1(seeds: Sequence[int], *, loss: str = "elementwise", epochs: int = 1
     """The Fig. 1 experiment: one independent run of the paper's training per seed.
 
     Run r draws from ``torch.Generator().manual_seed(seeds[r])`` its training, validation and
-    test sets (``n_train``, ``n_validation``, ``n_test`` points), its U[-1, 1] weights and its
-    shuffling (``minidl.runs.make_run``); all runs then train at once (``fit_runs``), per-sample
-    SGD with ``step_size`` multiplied by ``decay`` after each epoch, under the ``loss``
-    convention. ``progress``: print the mean metrics every so many epochs (``None``: silent).
+    test sets, its U[-1, 1] weights and its shuffling (``minidl.runs.make_run``); all runs then
+    train at once (``fit_runs``), per-sample SGD with the step size multiplied by ``decay``
+    after each epoch.
+
+    Parameters:
+        - ``seeds``: distinct non-negative ints, one per run.
+        - ``loss``: the convention trained with, ``'mse'`` or ``'elementwise'``.
+        - ``epochs``, ``step_size``, ``decay``: as in ``Sequential.fit``.
+        - ``n_train``, ``n_validation``, ``n_test``: the sizes of each run's three data sets.
+        - ``progress``: print the mean metrics every so many epochs (``None``: silent).
+        - ``dtype``: of the data and the weights.
+
+    Returns:
+        A ``Fig1Runs``.
     """
     loss = _check_convention(loss)
     seeds = list(seeds)
@@ -154,20 +183,34 @@ def run_fig1(seeds: Sequence[int], *, loss: str = "elementwise", epochs: int = 1
 
 def within_one_std(table: dict[str, dict[str, float]],
                    paper: dict[str, tuple[float, float]] = PAPER_FIG1) -> dict[str, bool]:
-    """For each entry of the paper's table: is the reproduced mean within one of the paper's
-    standard deviations of the paper's mean?"""
+    r"""For each entry of the paper's table: is the reproduced mean within one paper standard
+    deviation of the paper's mean, :math:`|m - m_p| \le s_p`?
+
+    Parameters:
+        - ``table``: ``{key: {'mean': ..., 'std': ...}}`` (``Fig1Runs.table``).
+        - ``paper``: ``{key: (mean, std)}``, the paper's.
+
+    Returns:
+        ``{key: bool}`` for every key of ``paper``.
+    """
     return {k: abs(table[k]["mean"] - m) <= s for k, (m, s) in paper.items()}
 
 
 def distance_in_paper_std(table: dict[str, dict[str, float]],
                           paper: dict[str, tuple[float, float]] = PAPER_FIG1) -> dict[str, float]:
-    """(reproduced mean - paper mean) / paper std, for each entry of the paper's table."""
+    r""":math:`(m - m_p) / s_p`, the reproduced mean's distance to the paper's in paper standard
+    deviations, for each key of ``paper`` (arguments as in ``within_one_std``)."""
     return {k: (table[k]["mean"] - m) / s for k, (m, s) in paper.items()}
 
 
 def mse_grid(results: dict[str, Fig1Runs]) -> list[dict[str, object]]:
     """Every (trained with, measured with) pair of conventions: the mean training and
-    validation MSE and their distance to the paper's, in paper standard deviations."""
+    validation MSE and their distance to the paper's, in paper standard deviations.
+
+    Returns:
+        One dict per pair: ``trained``, ``measured``, ``loss``, ``val_loss``, ``loss_distance``,
+        ``val_loss_distance``.
+    """
     rows = []
     for trained, result in results.items():
         for measure in CONVENTIONS:
@@ -235,7 +278,12 @@ def fig1_record(results: dict[str, Fig1Runs], command: str = COMMAND) -> dict[st
 
 def write_fig1(results: dict[str, Fig1Runs], directory: str | os.PathLike = FIGURES,
                command: str = COMMAND) -> list[Path]:
-    """Write ``fig1_table.md`` and ``fig1_table.json`` to ``directory``; return their paths."""
+    """Write ``fig1_markdown`` to ``directory/fig1_table.md`` and ``fig1_record`` to
+    ``directory/fig1_table.json``.
+
+    Returns:
+        The two paths.
+    """
     if not results or not all(isinstance(r, Fig1Runs) for r in results.values()):
         raise TypeError("write_fig1: expected a non-empty dict {loss: Fig1Runs} from run_fig1")
     directory = Path(directory)
@@ -253,7 +301,15 @@ def _save(fig, path: str | os.PathLike | None) -> None:
 
 def plot_fig2(history: History | dict[str, list[float]], path: str | os.PathLike | None = None,
               title: str = "Fig. 2: training and validation curves (SGD training)"):
-    """Loss and accuracy per epoch, training and validation, of one run; saved to ``path``."""
+    """Fig. 2: the loss and the accuracy per epoch, training and validation, of one run.
+
+    Parameters:
+        - ``history``: a ``History`` or its ``.history`` dict.
+        - ``path``: where to save the PNG (``None``: not saved); ``title``: the figure's.
+
+    Returns:
+        The matplotlib figure.
+    """
     curves = history.history if isinstance(history, History) else history
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     plot_curves(axes, curves)
@@ -264,8 +320,18 @@ def plot_fig2(history: History | dict[str, list[float]], path: str | os.PathLike
 
 def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | os.PathLike | None = None,
               title: str = "Fig. 3: misclassified test samples (red)"):
-    """Left: the test points, misclassified ones in red, with the true circle (the paper's
-    Fig. 3). Right: the same points over the learned decision regions. Saved to ``path``."""
+    """Fig. 3. Left: the test points, misclassified ones in red, with the true circle (the
+    paper's figure). Right: the same points over the learned decision regions.
+
+    Shape:
+        - ``x``: ``(N, 2)``; ``y``: ``(N,)`` labels; ``model`` a single-run model.
+
+    Parameters:
+        - ``path``: where to save the PNG (``None``: not saved); ``title``: the figure's.
+
+    Returns:
+        The matplotlib figure.
+    """
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
     plot_misclassified(left, model, x, y, title=f"{len(y)} test points and the circle boundary")
     plot_decision_regions(right, model, x, y, title="learned decision regions")

@@ -36,27 +36,30 @@ SLIDER = {"continuous_update": False, "style": STYLE}    # retrain when the slid
 
 
 def divergence_message(error: DivergenceError) -> str:
-    """'diverged at epoch k: loss is nan; try a smaller learning rate' for a DivergenceError."""
+    """The status line for a ``DivergenceError``: ``'diverged at epoch k: loss is nan; try a
+    smaller learning rate'`` (with the error's epoch and loss)."""
     return f"diverged at epoch {error.epoch}: loss is {error.loss:g}; try a smaller learning rate"
 
 
 class Playground:
     """Controls, a status line and one figure that retrains on every control change.
 
-    Args:
-        n_train, n_validation: sizes of the training and validation sets (the paper: 1000 each).
-        epochs: the epochs slider's starting value.
-        seed: seeds the data, the initial weights and the shuffling; "draw new data" adds 1.
-        render_every: least number of seconds between two redraws of the curves while training
-            runs; redrawing takes at most a quarter of the time. The first epoch is drawn at
-            once, the end of the run always; ``0`` redraws after every epoch (slow motion).
-        dpi: resolution of the figure's PNG (lower is faster to draw).
-        train: train once with the defaults when built, so the figure is never empty.
+    Parameters:
+        - ``n_train``, ``n_validation``: sizes of the training and validation sets (the paper:
+          1000 each).
+        - ``epochs``: the epochs slider's starting value.
+        - ``seed``: seeds the data, the initial weights and the shuffling; "draw new data" adds 1.
+        - ``render_every``: least number of seconds between two redraws of the curves while
+          training runs; redrawing takes at most a quarter of the time. The first epoch is drawn
+          at once, the end of the run always; ``0`` redraws after every epoch (slow motion).
+        - ``dpi``: resolution of the figure's PNG (lower is faster to draw).
+        - ``train``: train once with the defaults when built, so the figure is never empty.
 
     Attributes a test (or a curious student) can read after a run: ``history`` (per-epoch
     floats, as ``History.history``), ``params`` (the values the run trained with), ``runs``
-    (how many runs finished), ``diverged`` (the message, or ``None``), ``model``, and
-    ``update_times`` (``time.perf_counter()`` after each redraw of the last run).
+    (how many runs finished), ``diverged`` (the message, or ``None``), ``model``,
+    ``update_times`` (``time.perf_counter()`` after each redraw of the last run) and ``closed``.
+    Call ``close()`` when done: until then the widgets keep the playground in memory.
     """
 
     def __init__(self, *, n_train: int = 1000, n_validation: int = 1000, epochs: int = DEFAULT_EPOCHS,
@@ -270,10 +273,15 @@ def measure_latency(repeats: int = 3, **playground_options) -> dict[str, float]:
     """Seconds from a learning-rate change (what releasing the slider sends) to the first
     redrawn curves and to the end of the run (final figure drawn), in this process, without a
     browser. The playground is built and trained once first (not timed); then the learning rate
-    moves one slider step up and back ``repeats`` times. Returns the medians:
-    ``{'first_update_s', 'full_run_s', 'full_run_cpu_s', 'epochs', 'n_train'}``, where
-    ``full_run_cpu_s`` is this process's CPU time for the run (less sensitive than the wall
-    time to other programs sharing the machine; it counts both of torch's threads).
+    moves one slider step up and back ``repeats`` times; the playground is closed at the end.
+
+    Parameters:
+        - ``repeats``: learning-rate changes timed; ``playground_options``: to ``Playground``.
+
+    Returns:
+        The medians ``first_update_s``, ``full_run_s`` and ``full_run_cpu_s`` (this process's
+        CPU time for the run: less sensitive than the wall time to other programs sharing the
+        machine; it counts both of torch's threads), and the run's ``epochs`` and ``n_train``.
     """
     check_int(repeats, "repeats", 1)
     playground = Playground(**playground_options)
