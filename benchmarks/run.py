@@ -28,9 +28,11 @@ import time
 
 import torch
 
+from floor import FusedPaperNetwork          # benchmarks/floor.py, beside this script
 from minidl import build_data, paper_model
 from minidl.utils import one_hot, torch_threads
 from minidl.lab.compare import fit_torch, torch_twin
+from minidl.lab.playground import measure_latency
 from minidl.runs import fit_runs, make_run, paper_runs
 
 SEED = 0
@@ -114,7 +116,6 @@ def fused_contestant(model, x, y) -> Contestant:
     Before it is timed, a fresh copy trains one epoch beside torch.nn (same initial weights,
     same shuffle): the largest weight difference goes into the row's note, so the floor's
     speed is only shown next to evidence that it computes the same thing."""
-    from floor import FusedPaperNetwork
     t = one_hot(y, 2)
     check, twin = FusedPaperNetwork(model), torch_twin(model)
     with torch_threads(1):
@@ -255,12 +256,7 @@ def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
 
 # --- 3. the playground --------------------------------------------------------------------------
 
-def playground_latency() -> dict[str, float] | None:
-    try:
-        from minidl.lab.playground import measure_latency
-    except ImportError:
-        print("playground latency: not available (minidl.lab.playground.measure_latency missing)\n")
-        return None
+def playground_latency() -> dict[str, float]:
     result = measure_latency()
     print(f"## Playground latency (a learning-rate change, in this process, no browser)\n")
     print(f"first redrawn curves after {result['first_update_s']:.2f} s; the default run "
@@ -271,7 +267,7 @@ def playground_latency() -> dict[str, float] | None:
 
 # --- 4. the targets ------------------------------------------------------------------------------
 
-def targets(epoch: dict, table_seconds: float, latency: dict | None, quick: bool) -> None:
+def targets(epoch: dict, table_seconds: float, latency: dict, quick: bool) -> None:
     """The targets of issue 10, each next to its measured figure, PASS or MISS."""
     rows = []
     if epoch["torch"] is not None:
@@ -288,16 +284,12 @@ def targets(epoch: dict, table_seconds: float, latency: dict | None, quick: bool
                      f"{ratio:.1f}x", ratio > 1))
     rows.append(("30-run Fig. 1 table, runs path", "<= 10 s",
                  f"{table_seconds:.1f} s" + (" (extrapolated)" if quick else ""), table_seconds <= 10))
-    if latency is None:
-        rows += [("playground: 100-epoch default run complete", "<= 5 s", "not available", None),
-                 ("playground: first redraw after a slider change", "<= 0.3 s", "not available", None)]
-    else:
-        epochs = latency["epochs"]    # the target is for a 100-epoch run: a shorter one is not judged
-        rows += [("playground: 100-epoch default run complete", "<= 5 s",
-                  f"{latency['full_run_s']:.2f} s" + ("" if epochs == 100 else f" ({epochs} epochs run)"),
-                  latency["full_run_s"] <= 5 if epochs == 100 else None),
-                 ("playground: first redraw after a slider change", "<= 0.3 s",
-                  f"{latency['first_update_s']:.2f} s", latency["first_update_s"] <= 0.3)]
+    epochs = latency["epochs"]    # the target is for a 100-epoch run: a shorter one is not judged
+    rows += [("playground: 100-epoch default run complete", "<= 5 s",
+              f"{latency['full_run_s']:.2f} s" + ("" if epochs == 100 else f" ({epochs} epochs run)"),
+              latency["full_run_s"] <= 5 if epochs == 100 else None),
+             ("playground: first redraw after a slider change", "<= 0.3 s",
+              f"{latency['first_update_s']:.2f} s", latency["first_update_s"] <= 0.3)]
     rows.append(("all seven notebooks under nbval, 2 cores", "<= 180 s", "not measured by this script", None))
     print("## Targets (issue 10)\n")
     print("Speed-ups are against the faster of the torch.nn rows above, from the same process.\n")

@@ -126,12 +126,16 @@ class NotebookError(RuntimeError):
 
 
 def execute_notebook(path: str | Path, timeout: int = 1200, heartbeat: float = 10.0) -> float:
-    """Execute the notebook at ``path`` in place (outputs saved, widget state stripped) and
-    return the seconds taken, printing the running cell every ``heartbeat`` seconds.
+    """Execute the notebook at ``path`` in place (outputs saved, widget state stripped) in a
+    kernel started in the notebook's folder (``python -m ipykernel_launcher`` of this interpreter).
 
-    The kernel is ``python -m ipykernel_launcher`` of this interpreter, started in the
-    notebook's folder. Raises ``NotebookError`` naming the failing cell; the file is then
-    left as it was.
+    Parameters:
+        - ``timeout``: seconds allowed per cell.
+        - ``heartbeat``: print the running cell every so many seconds (``Heartbeat``).
+
+    Returns:
+        The seconds taken. Raises ``NotebookError`` naming the failing cell; the file is then
+        left as it was.
     """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -154,6 +158,9 @@ def execute_notebook(path: str | Path, timeout: int = 1200, heartbeat: float = 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (``argv``, default ``sys.argv[1:]``): run the notebooks, print each one's
+    time and the files written to the figures folder. Returns the exit status (0, or 1 on a
+    failure)."""
     parser = argparse.ArgumentParser(prog="python -m minidl.lab.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("only", nargs="*", help="run only the notebooks whose names start with these (e.g. 04)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of the notebooks (default: %(default)s)")
