@@ -90,6 +90,19 @@ def make_run(seed: int, model_factory, n_train: int = 1000, n_validation: int = 
     return g, tuple(data), model
 
 
+def stack_runs(runs: list[tuple[torch.Generator, tuple[torch.Tensor, ...], Sequential]]):
+    """Runs made by ``make_run`` (any seeds, any model factories), stacked for ``fit_runs``:
+    (generators, stacked data, stacked model, models).
+
+    Every run must have the same data sizes and the same layers; data part i becomes
+    ``(R, ...)`` with run r at index r.
+    """
+    generators = [g for g, _, _ in runs]
+    data = tuple(torch.stack(parts) for parts in zip(*(d for _, d, _ in runs)))
+    models = [m for _, _, m in runs]
+    return generators, data, stack_models(models), models
+
+
 def paper_runs(seeds: list[int], model_factory, n_train: int = 1000, n_validation: int = 1000,
                n_test: int = 0, dtype: torch.dtype = torch.float32):
     """``make_run`` for every seed, stacked: (generators, stacked data, stacked model, models).
@@ -97,7 +110,4 @@ def paper_runs(seeds: list[int], model_factory, n_train: int = 1000, n_validatio
     Training the stacked model with ``fit_runs(..., generator=generators)`` gives, run by
     run, what ``model.fit(..., generator=g)`` gives for each seed alone (tests check this).
     """
-    runs = [make_run(s, model_factory, n_train, n_validation, n_test, dtype) for s in seeds]
-    generators = [g for g, _, _ in runs]
-    data = tuple(torch.stack(parts) for parts in zip(*(d for _, d, _ in runs)))
-    return generators, data, stack_models([m for _, _, m in runs]), [m for _, _, m in runs]
+    return stack_runs([make_run(s, model_factory, n_train, n_validation, n_test, dtype) for s in seeds])

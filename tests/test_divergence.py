@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import all_finite, same_weights
 from minidl import DivergenceError, build_data, paper_model
 from minidl.runs import fit_runs, paper_runs, stack_models
 
@@ -19,14 +20,6 @@ def paper_setup(seed: int = 0, n: int = 1000, init: str = "uniform"):
     x, y = build_data(n, generator=g)
     xv, yv = build_data(200, generator=g)
     return g, x, y, xv, yv, paper_model(init=init, generator=g)
-
-
-def states_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def all_finite(model) -> bool:
-    return all(bool(torch.isfinite(v).all()) for v in model.state_dict().values())
 
 
 def fit_until_divergence(model, *args, **kwargs) -> tuple[DivergenceError, list[dict]]:
@@ -47,7 +40,7 @@ def test_paper_signature_step_size_diverges_in_epoch_1_and_keeps_the_initial_wei
     assert "smaller step_size" in message and "0.01" in message
     assert "loss is nan" in message or "loss is inf" in message
     assert all_finite(model)
-    assert states_equal(model.state_dict(), states[0])     # the start of epoch 1
+    assert same_weights(model.state_dict(), states[0])     # the start of epoch 1
     assert error.history == {}                              # no epoch finished
 
 
@@ -60,8 +53,8 @@ def test_divergence_in_a_later_epoch_restores_the_start_of_that_epoch():
     eta = 0.3 * 0.9 ** (error.epoch - 1)                    # the decayed step size of that epoch
     assert f"epoch {error.epoch}" in str(error) and f"step size {eta:.3g}" in str(error)
     assert len(states) == error.epoch                       # epochs 1 .. epoch-1 finished
-    assert states_equal(model.state_dict(), states[-1])     # = weights at the start of that epoch
-    assert not states_equal(states[-1], states[0])          # and they are not the initial ones
+    assert same_weights(model.state_dict(), states[-1])     # = weights at the start of that epoch
+    assert not same_weights(states[-1], states[0])          # and they are not the initial ones
     assert all_finite(model)
     assert set(error.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == error.epoch - 1 for v in error.history.values())
@@ -72,7 +65,7 @@ def test_momentum_diverges_too():
     g, x, y, xv, yv, model = paper_setup()
     error, states = fit_until_divergence(model, x, y, epochs=5, step_size=0.2, momentum=0.5, generator=g)
     assert "step size 0.2" in str(error) and "smaller step_size" in str(error)
-    assert states_equal(model.state_dict(), states[-1]) and all_finite(model)
+    assert same_weights(model.state_dict(), states[-1]) and all_finite(model)
 
 
 def test_divergence_is_an_arithmetic_error_and_not_a_bad_input_error():
@@ -105,7 +98,7 @@ def test_many_runs_path_diverges_and_keeps_every_runs_weights():
         fit_runs(stacked, *data[:4], generator=generators, epochs=5, step_size=0.1)
     assert info.value.epoch == 1
     assert "in runs [0, 1, 2]" in str(info.value) and "step size 0.1" in str(info.value)
-    assert states_equal(stacked.state_dict(), before) and all_finite(stacked)
+    assert same_weights(stacked.state_dict(), before) and all_finite(stacked)
 
 
 def test_many_runs_path_names_only_the_runs_that_diverged():
@@ -119,7 +112,7 @@ def test_many_runs_path_names_only_the_runs_that_diverged():
     message = str(info.value)
     assert "in runs [1]" in message
     assert "loss is nan" in message or "loss is inf" in message    # the diverged run's loss, not run 0's
-    assert states_equal(stacked.state_dict(), before) and all_finite(stacked)
+    assert same_weights(stacked.state_dict(), before) and all_finite(stacked)
 
 
 def test_an_overflowing_validation_loss_counts_as_divergence():
@@ -135,7 +128,7 @@ def test_an_overflowing_validation_loss_counts_as_divergence():
         model.fit(x, y, xv, yv, epochs=3, step_size=10 ** 2.473875455298713, batch_size=3, momentum=0.5,
                   decay=0.5, loss="elementwise", generator=g,
                   callback=lambda epoch, logs: states.append(model.state_dict()))
-    assert states_equal(model.state_dict(), states[-1]) and all_finite(model)
+    assert same_weights(model.state_dict(), states[-1]) and all_finite(model)
     assert all(bool(torch.isfinite(v).all()) for v in info.value.history.values())
 
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import same_weights
 from minidl import Linear, ReLU, Sequential, Tanh, build_data, paper_model
 from minidl.runs import paper_runs, fit_runs
-
-
-def same_weights(a, b) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.fixture

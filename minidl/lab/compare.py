@@ -17,7 +17,12 @@ from ..utils import as_targets
 
 
 def torch_twin(model: Sequential) -> torch.nn.Sequential:
-    """A ``torch.nn.Sequential`` with the same layers and a copy of the same weights."""
+    """A ``torch.nn.Sequential`` with the same layers (``Linear`` -> ``torch.nn.Linear``, ``ReLU``,
+    ``Tanh``) and a copy of the same weights, in the same dtype.
+
+    Parameters:
+        - ``model``: a single-run minidl ``Sequential`` of ``Linear``, ``ReLU`` and ``Tanh``.
+    """
     layers = []
     for layer in model.layers:
         if isinstance(layer, Linear):
@@ -36,7 +41,9 @@ def torch_twin(model: Sequential) -> torch.nn.Sequential:
 
 
 def torch_loss(name: str):
-    """'mse': the paper's formula (sum over outputs, mean over samples); 'elementwise': MSELoss."""
+    r"""The loss ``name`` as a torch function of ``(output, target)``, both ``(N, C)``:
+    ``'mse'``, the paper's formula :math:`\frac1N \sum_n \lVert x_n - t_n \rVert^2` (sum over the
+    outputs, mean over the samples); ``'elementwise'``, ``torch.nn.MSELoss()`` (mean over both)."""
     if name == "mse":
         return lambda out, t: (out - t).pow(2).sum(-1).mean()
     if name == "elementwise":
