@@ -23,12 +23,15 @@ from .plots import CLASS_COLOURS, decision_grid, draw_circle
 
 def train_with_snapshots(model: Sequential, x: torch.Tensor, y: torch.Tensor, *args,
                          **fit_kwargs) -> tuple[History, list[dict[str, torch.Tensor]]]:
-    """Train ``model`` with ``model.fit(x, y, *args, **fit_kwargs)`` and return
-    ``(history, snapshots)``: ``snapshots[e]`` holds the weights after ``e`` epochs
-    (``snapshots[0]`` the initial ones), so there are ``epochs + 1`` of them.
+    """Train ``model`` with ``model.fit(x, y, *args, **fit_kwargs)``, copying its weights
+    before the first epoch and after every epoch (``fit``'s ``callback``).
 
-    The model ends trained, exactly as ``fit`` alone would leave it (the copies draw no
-    random numbers). A ``callback`` of your own is not accepted: this function uses it.
+    The model ends trained exactly as ``fit`` alone would leave it: the copies draw no random
+    numbers. A ``callback`` of your own is refused (TypeError): this function uses it.
+
+    Returns:
+        ``(history, snapshots)``: ``fit``'s ``History``, and ``epochs + 1`` state dicts,
+        ``snapshots[e]`` the weights after ``e`` epochs (``snapshots[0]`` the initial ones).
     """
     if "callback" in fit_kwargs:
         raise TypeError("train_with_snapshots: callback is taken (it records the snapshots); "
@@ -40,14 +43,22 @@ def train_with_snapshots(model: Sequential, x: torch.Tensor, y: torch.Tensor, *a
 
 
 def copy_state(model: Sequential) -> dict[str, torch.Tensor]:
-    """A copy of the model's weights that later training does not change."""
+    """A copy of ``model.state_dict()`` (name -> tensor) that later training does not change."""
     return {name: value.clone() for name, value in model.state_dict().items()}
 
 
 def draw_regions(ax, model: Sequential, x: torch.Tensor, y: torch.Tensor, title: str = "",
                  resolution: int = 100) -> float:
-    """The model's decision regions over [0, 1]^2, its misclassified points of (x, y) in red and
-    the true circle, without axis ticks (a small multiple). Returns the accuracy on (x, y)."""
+    """Draw on ``ax`` the model's decision regions over [0, 1]^2 (``plots.decision_grid``),
+    its misclassified points of (x, y) in red and the true circle, without ticks: one panel
+    of a small multiple, or one frame of the GIF.
+
+    Shape:
+        - ``x``: ``(N, 2)``; ``y``: ``(N,)`` labels.
+
+    Returns:
+        The accuracy of ``model`` on (x, y), a float.
+    """
     gx, gy, regions = decision_grid(model, resolution)
     ax.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5], colors=CLASS_COLOURS, alpha=0.35)
     wrong = model.predict(x) != y
@@ -61,10 +72,19 @@ def draw_regions(ax, model: Sequential, x: torch.Tensor, y: torch.Tensor, title:
 
 def plot_snapshots(model: Sequential, snapshots: Sequence[dict[str, torch.Tensor]], epochs: Sequence[int],
                    x: torch.Tensor, y: torch.Tensor, path: str | Path | None = None, points: str = "points"):
-    """One panel per epoch of ``epochs``: the decision regions of ``snapshots[epoch]`` with the
-    misclassified points of (x, y) (called ``points`` in the titles, e.g. ``"test points"``).
-    ``model`` is only a container: its weights are put back as they were. Saved to ``path``
-    if given; returns the figure."""
+    """The decision regions after the chosen epochs, side by side (``draw_regions`` per panel,
+    its accuracy in the title).
+
+    Parameters:
+        - ``model``: a container of the right architecture; its weights are put back as they were.
+        - ``snapshots``: ``train_with_snapshots``'s list; ``epochs``: indices into it.
+        - ``x``, ``y``: the points whose misclassified ones are drawn, named ``points`` in the
+          titles (e.g. ``"test points"``).
+        - ``path``: where to save the figure (dpi 100), or None.
+
+    Returns:
+        The matplotlib figure.
+    """
     import matplotlib.pyplot as plt
 
     for epoch in epochs:
@@ -87,10 +107,19 @@ def plot_snapshots(model: Sequential, snapshots: Sequence[dict[str, torch.Tensor
 
 def write_gif(path: str | Path, model: Sequential, snapshots: Sequence[dict[str, torch.Tensor]],
               x: torch.Tensor, y: torch.Tensor, fps: int = 6, dpi: int = 60, resolution: int = 100) -> int:
-    """Write every snapshot as one frame of a GIF at ``path`` (matplotlib's ``PillowWriter``):
-    the decision regions and misclassified points of (x, y) after 0, 1, 2, ... epochs. The
-    last frame is held for a second. ``model`` is only a container (its weights are put back).
-    Returns the number of frames."""
+    """Write an animated GIF at ``path`` with matplotlib's ``PillowWriter``: one frame per
+    snapshot (``draw_regions`` after 0, 1, 2, ... epochs), the last one held for a second.
+    Rendering is deterministic, so the same snapshots give the same bytes.
+
+    Parameters:
+        - ``model``: a container of the right architecture; its weights are put back as they were.
+        - ``snapshots``: ``train_with_snapshots``'s list; ``x``, ``y``: the points drawn.
+        - ``fps``: frames per second; ``dpi`` and ``resolution`` (the decision grid's points
+          per side) set the size of the file (0.16 MB for 57 frames at the defaults).
+
+    Returns:
+        The number of frames written.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.animation import PillowWriter
 

@@ -44,8 +44,16 @@ class Edge:
 
 def computational_graph(sizes: Sequence[int] = PAPER_SIZES,
                         activations: Sequence[str | None] = PAPER_ACTIVATIONS) -> tuple[list[Node], list[Edge]]:
-    """Nodes and edges of the graph of the MLP with layer widths ``sizes`` and one activation
-    name (or None) per layer, ending in the squared-error loss (eq. (1))."""
+    """The computational graph of an MLP followed by the squared-error loss (eq. (1)), as data.
+
+    Parameters:
+        - ``sizes``: the layer widths, input first (``(2, 25, 25, 25, 2)``).
+        - ``activations``: one name per layer (``'ReLU'``, ``'Tanh'``) or None for none.
+
+    Returns:
+        ``(nodes, edges)``: the ``Node``s at their drawing positions and the ``Edge``s between
+        them (indices into ``nodes``), forward and backward.
+    """
     if len(sizes) < 2 or any(not isinstance(n, int) or n < 1 for n in sizes):
         raise ValueError(f"computational_graph sizes: expected at least two positive widths, got {sizes!r}")
     if len(activations) != len(sizes) - 1:
@@ -88,10 +96,14 @@ def computational_graph(sizes: Sequence[int] = PAPER_SIZES,
 
 def draw_computational_graph(ax, sizes: Sequence[int] = PAPER_SIZES,
                              activations: Sequence[str | None] = PAPER_ACTIVATIONS) -> tuple[list[Node], list[Edge]]:
-    """Draw the graph on ``ax``: tensors as circles (shape below, the paper's column vectors),
-    operations as boxes, parameters above their ``Linear``; forward arrows in black, backward
-    arrows in red below the chain (and up to the parameters), labelled with the equation
-    that computes them. Returns the graph that was drawn."""
+    """Draw ``computational_graph(sizes, activations)`` on ``ax``: tensors as circles (their
+    shapes below, the paper's column vectors), operations as boxes, parameters above their
+    ``Linear``; forward arrows in black, backward arrows in red below the chain (and up to the
+    parameters), each labelled with the paper's equation that computes it.
+
+    Returns:
+        ``(nodes, edges)``, the graph that was drawn.
+    """
     from matplotlib.patches import Circle, FancyBboxPatch
 
     nodes, edges = computational_graph(sizes, activations)
