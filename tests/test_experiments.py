@@ -17,6 +17,7 @@ from minidl.lab import experiments as E
 from minidl.losses import ElementwiseMSE, MSE
 from minidl.lab.plots import distance_to_boundary
 from minidl.lab.reproduce import NOTEBOOKS, find_notebooks, main as reproduce_main
+from minidl.lab.plots import decision_grid
 from minidl.runs import make_run
 from minidl.utils import RADIUS
 
@@ -238,3 +239,11 @@ def test_reproduce_executes_in_place_and_stops_on_error(tmp_path, capsys):
 def test_reproduce_with_no_notebook_fails_clearly(tmp_path, capsys):
     assert reproduce_main(["--notebooks", str(tmp_path)]) == 1
     assert "no notebook" in capsys.readouterr().err
+
+
+def test_the_learned_boundary_is_where_the_prediction_changes(results):
+    """Fig. 3's contour: ``output_margin`` is positive exactly where the model predicts 1."""
+    model = results["elementwise"].run_model(0)
+    gx, gy, margin = E.output_margin(model, resolution=50)
+    assert torch.equal((margin > 0).long(), decision_grid(model, resolution=50)[2])
+    assert bool((margin > 0).any()) and bool((margin < 0).any())     # the boundary crosses the square

@@ -14,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import matplotlib.pyplot as plt
 import torch
+from matplotlib.animation import PillowWriter
 
 from ..sequential import Sequential
 from ..training import History
@@ -85,7 +87,6 @@ def plot_snapshots(model: Sequential, snapshots: Sequence[dict[str, torch.Tensor
     Returns:
         The matplotlib figure.
     """
-    import matplotlib.pyplot as plt
 
     for epoch in epochs:
         if not 0 <= epoch < len(snapshots):
@@ -120,8 +121,6 @@ def write_gif(path: str | Path, model: Sequential, snapshots: Sequence[dict[str,
     Returns:
         The number of frames written.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.animation import PillowWriter
 
     if len(snapshots) == 0:
         raise ValueError("write_gif snapshots: expected at least one snapshot, got none")

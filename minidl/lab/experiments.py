@@ -28,11 +28,13 @@ from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from .. import paper_model
 from .._checks import check_int
 from ..losses import LOSSES
-from .plots import plot_curves, plot_decision_regions, plot_misclassified
+from .plots import CLASS_COLOURS, plot_curves, plot_decision_regions, plot_misclassified, unit_grid
 from .tables import paper_table, summarise, write_table_files
 from ..runs import fit_runs, paper_runs, unstack_model
 from ..sequential import Sequential
@@ -321,7 +323,9 @@ def plot_fig2(history: History | dict[str, list[float]], path: str | os.PathLike
 def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | os.PathLike | None = None,
               title: str = "Fig. 3: misclassified test samples (red)"):
     """Fig. 3. Left: the test points, misclassified ones in red, with the true circle (the
-    paper's figure). Right: the same points over the learned decision regions.
+    paper's figure). Right: the same points over the learned decision regions, with the learned
+    boundary (where the two outputs are equal: each is about 0.5 there, since the network was
+    trained on one-hot targets) and a legend for the regions' colours.
 
     Shape:
         - ``x``: ``(N, 2)``; ``y``: ``(N,)`` labels; ``model`` a single-run model.
@@ -335,12 +339,30 @@ def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | o
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
     plot_misclassified(left, model, x, y, title=f"{len(y)} test points and the circle boundary")
     plot_decision_regions(right, model, x, y, title="learned decision regions")
+    gx, gy, margin = output_margin(model)
+    right.contour(gx, gy, margin, levels=[0.0], colors="green", linewidths=1.5)
+    handles, labels = right.get_legend_handles_labels()
+    handles += [Patch(color=c, alpha=0.3) for c in CLASS_COLOURS] + [Line2D([], [], color="green")]
+    labels += ["predicted 0 (outside)", "predicted 1 (inside)", "learned boundary (outputs equal)"]
+    right.legend(handles, labels, loc="upper right", fontsize=8)
     for ax in (left, right):
         ax.set_xlabel("$x_1$")
         ax.set_ylabel("$x_2$")
     fig.suptitle(title)
     _save(fig, path)
     return fig
+
+
+def output_margin(model: Sequential, resolution: int = 200) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``output[1] - output[0]`` of ``model`` on a grid over [0, 1]^2: positive where it
+    predicts label 1; its zero level is the learned boundary.
+
+    Shape:
+        - output: ``(gx, gy, margin)``, each ``(resolution, resolution)``, as ``decision_grid``.
+    """
+    gx, gy, points = unit_grid(resolution, model.dtype)
+    out = model.forward(points)
+    return gx, gy, (out[:, 1] - out[:, 0]).reshape(resolution, resolution)
 
 
 def written_since(start: float, directory: str | os.PathLike = FIGURES) -> list[Path]:
@@ -353,5 +375,5 @@ def written_since(start: float, directory: str | os.PathLike = FIGURES) -> list[
 
 __all__ = ["FIGURES", "PAPER_FIG1", "CONVENTIONS", "Fig1Runs", "run_fig1",
            "within_one_std", "distance_in_paper_std", "mse_grid", "matching_convention",
-           "fig1_markdown", "fig1_record", "write_fig1", "plot_fig2", "plot_fig3",
+           "fig1_markdown", "fig1_record", "write_fig1", "plot_fig2", "plot_fig3", "output_margin",
            "written_since", "final_metrics", "progress_printer"]

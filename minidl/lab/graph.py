@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from matplotlib.patches import Circle, FancyBboxPatch
+
 #: The paper's network: 2-25-25-25-2, ReLU, ReLU, Tanh and no activation after the last layer.
 PAPER_SIZES = (2, 25, 25, 25, 2)
 PAPER_ACTIVATIONS = ("ReLU", "ReLU", "Tanh", None)
@@ -104,7 +106,6 @@ def draw_computational_graph(ax, sizes: Sequence[int] = PAPER_SIZES,
     Returns:
         ``(nodes, edges)``, the graph that was drawn.
     """
-    from matplotlib.patches import Circle, FancyBboxPatch
 
     nodes, edges = computational_graph(sizes, activations)
     backward_y = -0.75

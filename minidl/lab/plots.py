@@ -62,10 +62,20 @@ def decision_grid(model, resolution: int = 200) -> tuple[torch.Tensor, torch.Ten
         - output: ``(gx, gy, labels)``, each ``(resolution, resolution)``: the grid's
           coordinates (``meshgrid``, ``indexing='xy'``) and ``model.predict`` there.
     """
-    ticks = torch.linspace(0, 1, resolution, dtype=model.dtype)
+    gx, gy, points = unit_grid(resolution, model.dtype)
+    return gx, gy, model.predict(points).reshape(resolution, resolution)
+
+
+def unit_grid(resolution: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A regular ``resolution`` x ``resolution`` grid over [0, 1]^2.
+
+    Shape:
+        - output: ``(gx, gy, points)``: the coordinates ``(resolution, resolution)`` each
+          (``meshgrid``, ``indexing='xy'``) and the same points as rows, ``(resolution**2, 2)``.
+    """
+    ticks = torch.linspace(0, 1, resolution, dtype=dtype)
     gx, gy = torch.meshgrid(ticks, ticks, indexing="xy")
-    grid = torch.stack([gx.flatten(), gy.flatten()], dim=1)
-    return gx, gy, model.predict(grid).reshape(resolution, resolution)
+    return gx, gy, torch.stack([gx.flatten(), gy.flatten()], dim=1)
 
 
 def plot_misclassified(ax, model, x: torch.Tensor, y: torch.Tensor, title: str = "") -> int:
