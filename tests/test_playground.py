@@ -4,7 +4,6 @@ import gc
 import io
 import math
 import re
-import threading
 import time
 import weakref
 
@@ -309,15 +308,17 @@ def test_a_change_while_a_run_trains_stops_it_and_starts_the_new_one(build):
     assert playground.history == reference_history(playground)    # the same numbers as without threads
 
 
-def test_close_stops_a_running_thread(build):
-    playground = build(**{**SMALL, "epochs": 100}, background=True, train=False)
+def test_close_stops_a_running_thread_and_the_playground_is_freed():
+    playground = Playground(**{**SMALL, "epochs": 100}, background=True, train=False)
     playground.run()
     wait_for(lambda: len(playground.history["loss"]) >= 1)
-    thread = playground._thread
+    thread, ref = playground._thread, weakref.ref(playground)
     playground.close()
     assert not thread.is_alive() and not playground.running
     assert playground.stopped_at is not None and playground.stopped_at < 100
-    assert threading.active_count() >= 1
+    del playground, thread
+    gc.collect()
+    assert ref() is None
 
 
 # --- closing -------------------------------------------------------------------------------------

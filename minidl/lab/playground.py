@@ -32,6 +32,7 @@ from IPython import get_ipython
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .. import Linear, ReLU, Sequential, Tanh
 from .._checks import check_int
@@ -210,6 +211,7 @@ class Playground:
                                                        linestyle="--", label=f"{name}, previous run")
                 self.lines["current", key], = ax.plot([], [], color=colour, label=name)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
         self.loss_ax.set(yscale="log", ylim=LOSS_RANGE, title="loss")
         self.accuracy_ax.set(ylim=ACCURACY_RANGE, title="accuracy", ylabel="accuracy")
@@ -363,8 +365,9 @@ class Playground:
         self._draw_regions(GRID_AT_THE_END if final else GRID_WHILE_TRAINING)
         p = self.params
         network = f"{p['depth']} x {p['width']} hidden" if p["depth"] else "no hidden layer (linear)"
-        self.suptitle.set_text(f"run {self.runs if final else self.runs + 1}: {network}, learning rate "
-                               f"{p['step_size']:.3g}, momentum {p['momentum']:g}, batch size {p['batch_size']}, "
+        loss = next(name for name, value in LOSSES if value == p["loss"])
+        self.suptitle.set_text(f"run {self.runs if final else self.runs + 1}: {network}, loss {loss}, learning "
+                               f"rate {p['step_size']:.3g}, momentum {p['momentum']:g}, batch {p['batch_size']}, "
                                f"decay {p['decay']:g}, init {p['init']}, {self.n_train} training points")
         self.suptitle.set_color("#c00" if final and self.diverged else "black")
         self.image.value = self._blit()
