@@ -211,7 +211,7 @@ class Playground:
                                                        linestyle="--", label=f"{name}, previous run")
                 self.lines["current", key], = ax.plot([], [], color=colour, label=name)
             ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
             ax.grid(alpha=0.3)
         self.loss_ax.set(yscale="log", ylim=LOSS_RANGE, title="loss")
         self.accuracy_ax.set(ylim=ACCURACY_RANGE, title="accuracy", ylabel="accuracy")
