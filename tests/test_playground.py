@@ -308,6 +308,16 @@ def test_a_change_while_a_run_trains_stops_it_and_starts_the_new_one(build):
     assert playground.history == reference_history(playground)    # the same numbers as without threads
 
 
+def test_an_error_in_a_background_run_is_shown_in_the_status_line(build):
+    playground = build(**SMALL, background=True, train=False)
+    playground.x = playground.x.double()              # fit refuses float64 data for a float32 model
+    playground.run()
+    assert playground.wait(timeout=60)
+    assert isinstance(playground.error, TypeError) and "x_train" in str(playground.error)
+    assert "run 1 failed: TypeError" in playground.status.value
+    assert playground.stop_button.disabled
+
+
 def test_close_stops_a_running_thread_and_the_playground_is_freed():
     playground = Playground(**{**SMALL, "epochs": 100}, background=True, train=False)
     playground.run()

@@ -116,9 +116,10 @@ class Playground:
     floats, as ``History.history``), ``params`` (the values the run trained with), ``previous``
     and ``previous_params`` (the same for the run before, drawn faded), ``runs`` (how many runs
     ended), ``diverged`` (the message, or ``None``), ``stopped_at`` (the last epoch of a stopped
-    run, or ``None``), ``model``, ``update_times`` (``time.perf_counter()`` after each redraw of
-    the last run), ``draw_seconds`` (what each of those redraws cost) and ``closed``. Call
-    ``close()`` when done: until then the widgets keep the playground in memory.
+    run, or ``None``), ``error`` (what made a background run fail, or ``None``), ``model``,
+    ``update_times`` (``time.perf_counter()`` after each redraw of the last run),
+    ``draw_seconds`` (what each of those redraws cost) and ``closed``. Call ``close()`` when
+    done: until then the widgets keep the playground in memory.
     """
 
     def __init__(self, *, n_train: int = 1000, n_validation: int = 1000, epochs: int = DEFAULT_EPOCHS,
@@ -145,6 +146,7 @@ class Playground:
         self.runs = 0
         self.diverged: str | None = None
         self.stopped_at: int | None = None
+        self.error: Exception | None = None
         self.model: Sequential | None = None
         self.update_times: list[float] = []
         self.draw_seconds: list[float] = []
@@ -277,7 +279,7 @@ class Playground:
             self.previous, self.previous_params = self.history, self.params
         self.params = params = self.current_params()
         self.history = {k: [] for k in METRICS}
-        self.diverged, self.stopped_at = None, None
+        self.diverged, self.stopped_at, self.error = None, None, None
         self.update_times, self.draw_seconds = [], []
         self._next_draw = 0.0
         self.status.value = f"run {self.runs + 1}: training {params['epochs']} epochs..."
@@ -286,7 +288,7 @@ class Playground:
         self._stop_requested.clear()
         if background:
             self.stop_button.disabled = False
-            self._thread = threading.Thread(target=self._train, name="playground run", daemon=True)
+            self._thread = threading.Thread(target=self._train_in_background, name="playground run", daemon=True)
             self._thread.start()
         else:
             self._train()
@@ -307,6 +309,16 @@ class Playground:
             self._draw(final=True)
         self.status.value = self._final_status(time.perf_counter() - started)
         self.stop_button.disabled = True
+
+    def _train_in_background(self) -> None:
+        """``_train`` in the thread: an unexpected error is shown in the status line and kept in
+        ``error`` (``raise playground.error`` shows its traceback), not lost in the thread."""
+        try:
+            self._train()
+        except Exception as error:
+            self.error = error
+            self.status.value = f"<b style='color:#c00'>run {self.runs + 1} failed: {error!r}</b>"
+            self.stop_button.disabled = True
 
     def _on_epoch(self, epoch: int, logs: dict[str, torch.Tensor]) -> None:
         """``fit``'s callback, after every epoch: record it, stop if asked, redraw if it is time."""
