@@ -257,11 +257,12 @@ def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
 # --- 3. the playground --------------------------------------------------------------------------
 
 def playground_latency() -> dict[str, float]:
-    result = measure_latency()
+    result = measure_latency(epochs=100)
     print(f"## Playground latency (a learning-rate change, in this process, no browser)\n")
-    print(f"first redrawn curves after {result['first_update_s']:.2f} s; the default run "
+    print(f"first redrawn figure after {result['first_update_s']:.2f} s; the default run "
           f"({result['epochs']} epochs, {result['n_train']} samples) done after {result['full_run_s']:.2f} s "
-          "(medians, minidl.lab.playground.measure_latency)\n")
+          f"({result['full_run_cpu_s']:.2f} s CPU), of which drawing {result['redraws']:.0f} redraws of "
+          f"{result['draw_s'] * 1000:.0f} ms each (medians, minidl.lab.playground.measure_latency)\n")
     return result
 
 
@@ -286,10 +287,12 @@ def targets(epoch: dict, table_seconds: float, latency: dict, quick: bool) -> No
                  f"{table_seconds:.1f} s" + (" (extrapolated)" if quick else ""), table_seconds <= 10))
     epochs = latency["epochs"]    # the target is for a 100-epoch run: a shorter one is not judged
     rows += [("playground: 100-epoch default run complete", "<= 5 s",
-              f"{latency['full_run_s']:.2f} s" + ("" if epochs == 100 else f" ({epochs} epochs run)"),
+              f"{latency['full_run_s']:.2f} s" + ("" if epochs == 100 else f" ({epochs} epochs run)")
+              + f", drawing {latency['redraws'] * latency['draw_s']:.2f} s of it",
               latency["full_run_s"] <= 5 if epochs == 100 else None),
              ("playground: first redraw after a slider change", "<= 0.3 s",
-              f"{latency['first_update_s']:.2f} s", latency["first_update_s"] <= 0.3)]
+              f"{latency['first_update_s']:.2f} s (one redraw: {latency['draw_s']:.3f} s)",
+              latency["first_update_s"] <= 0.3)]
     rows.append(("all seven notebooks under nbval, 2 cores", "<= 180 s", "not measured by this script", None))
     print("## Targets (issue 10)\n")
     print("Speed-ups are against the faster of the torch.nn rows above, from the same process.\n")

@@ -4,8 +4,9 @@ Starts ``jupyter lab`` on 127.0.0.1 with a random token and a free port, every J
 IPython and matplotlib directory in a temporary folder, and a copy of the notebook without
 outputs (so nothing is written back to the repository). Runs all cells, checks that the
 sliders render without "Error displaying widget", presses ArrowRight on the learning-rate
-slider and checks that the plot image changes. Screenshots before and after go to
-``test-artifacts/``; the server is shut down whatever happens.
+slider and checks that the plot image changes while the 100-epoch run trains; presses it again
+and clicks Stop during that run: the status line must say at which epoch it stopped (before
+100). Screenshots go to ``test-artifacts/``; the server is shut down whatever happens.
 
 Debian's ``chromium`` is used (``/usr/bin/chromium``), never a downloaded browser. Without it
 the test is skipped on a developer's machine, but fails when the ``CI`` variable is set.
@@ -42,6 +43,7 @@ USER_SETTINGS = {   # JupyterLab settings for a quiet, fully attached page
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 TIMEOUT_MS = 60_000
+RUN_TIMEOUT_MS = 300_000     # a notebook cell or a 100-epoch run on a busy 2-core machine
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -197,11 +199,12 @@ def test_learning_rate_slider_moves_the_plot_in_jupyterlab(jupyter_lab, tmp_path
             page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
             wait_for_connected_kernel(base, token)
             run_all_cells(page)
-            page.get_by_text("-> diverged at epoch").wait_for()      # the last cell's output
+            page.get_by_text("-> diverged at epoch").wait_for(timeout=RUN_TIMEOUT_MS)   # the last cell's output
 
             sliders = page.locator(".widget-slider")
             labels = [label.strip() for label in page.locator(".widget-slider .widget-label").all_inner_texts()]
-            for name in ("learning rate", "momentum", "batch size", "epochs", "step-size decay"):
+            for name in ("learning rate", "momentum", "batch size", "epochs", "step-size decay",
+                         "hidden layers", "units per layer"):
                 assert name in labels, f"slider {name!r} not rendered; labels found: {labels}"
             assert sliders.count() >= 5
             assert page.get_by_text("Error displaying widget").count() == 0
@@ -220,13 +223,28 @@ def test_learning_rate_slider_moves_the_plot_in_jupyterlab(jupyter_lab, tmp_path
             image.evaluate(WATCH_UPDATES)
             rate.locator(".noUi-handle").focus()
             page.keyboard.press("ArrowRight")
-            page.wait_for_function("(el) => /run 2 done/.test(el.textContent)", arg=status.element_handle())
+            page.wait_for_function("(el) => /run 2 done/.test(el.textContent)", arg=status.element_handle(),
+                                   timeout=RUN_TIMEOUT_MS)
 
             readout_after = rate.locator(".widget-readout").inner_text()
             src_after, png_after = image.get_attribute("src"), image.evaluate(IMAGE_BYTES)
             playground.screenshot(path=ARTIFACTS / "playground_after.png")
             page.screenshot(path=ARTIFACTS / "page_after.png", full_page=True)
             key_at, updates = page.evaluate("[window.__keyDownAt, window.__imageUpdates]")
+
+            # The Stop button: a third run of 100 epochs, stopped from the browser while it trains.
+            stop = playground.locator("button", has_text=re.compile(r"^\s*stop\s*$"))
+            assert stop.is_disabled()                                  # nothing trains: nothing to stop
+            rate.locator(".noUi-handle").focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function("(el) => /run 3: epoch \\d+\\/100/.test(el.textContent)",
+                                   arg=status.element_handle(), timeout=RUN_TIMEOUT_MS)
+            stop.click()
+            page.wait_for_function("(el) => /run 3 stopped at epoch/.test(el.textContent)",
+                                   arg=status.element_handle(), timeout=RUN_TIMEOUT_MS)
+            stopped_status = status.inner_text()
+            playground.screenshot(path=ARTIFACTS / "playground_stopped.png")
+            page.wait_for_function("(el) => el.disabled", arg=stop.element_handle())
         except Exception:
             page.screenshot(path=ARTIFACTS / "page_failure.png", full_page=True)
             raise
@@ -243,6 +261,9 @@ def test_learning_rate_slider_moves_the_plot_in_jupyterlab(jupyter_lab, tmp_path
                "image_updates": len(updates), "test_s": time.monotonic() - started}
     (ARTIFACTS / "browser_latency.json").write_text(json.dumps(latency, indent=2))
     print("browser latency after ArrowRight:", latency)
+    stopped_at = int(re.search(r"run 3 stopped at epoch (\d+) of 100", stopped_status).group(1))
+    assert 1 <= stopped_at < 100, stopped_status
+    print("the Stop button ended run 3:", stopped_status)
 
 
 def test_without_chromium_a_developer_skips_but_ci_fails(monkeypatch):

@@ -176,6 +176,7 @@ def test_figures_are_written_as_png(results, tmp_path):
     assert [p.name for p in E.written_since(start, tmp_path)] == ["fig2.png", "fig3.png"]
     assert E.written_since(start, tmp_path / "missing") == []
     assert len(fig2.axes) == 2 and len(fig3.axes) == 2
+    assert fig2.axes[0].get_ylabel() == "MSE, per-element mean"     # the History says which loss it holds
     wrong = int((r.run_model(0).predict(r.data[4][0]) != r.data[5][0]).sum())
     for ax in fig3.axes:                     # both panels: the same points, the same count in red
         assert f"misclassified ({wrong})" in [t.get_text() for t in ax.get_legend().get_texts()]
@@ -247,3 +248,27 @@ def test_the_learned_boundary_is_where_the_prediction_changes(results):
     gx, gy, margin = E.output_margin(model, resolution=50)
     assert torch.equal((margin > 0).long(), decision_grid(model, resolution=50)[2])
     assert bool((margin > 0).any()) and bool((margin < 0).any())     # the boundary crosses the square
+
+
+def test_every_loss_axis_says_which_mse_it_shows():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from minidl import ElementwiseMSE, MSE
+    from minidl.lab.plots import loss_label, plot_curves
+    paper, mean = "MSE, paper's formula (sum over outputs)", "MSE, per-element mean"
+    for names, label in ((("mse", MSE, "MSE"), paper), (("elementwise", ElementwiseMSE, "ElementwiseMSE"), mean)):
+        assert {loss_label(name) for name in names} == {label}      # fit's name, the class, History.params'
+    history = {"loss": [0.3, 0.2], "accuracy": [0.8, 0.9]}
+    for loss, label in (("mse", paper), ("elementwise", mean)):
+        fig, axes = plt.subplots(1, 2)
+        plot_curves(axes, history, loss=loss)
+        assert (axes[0].get_ylabel(), axes[1].get_ylabel()) == (label, "accuracy")
+        assert E.plot_fig2(history, loss=loss).axes[0].get_ylabel() == label
+    with pytest.raises(TypeError, match="loss"):
+        plot_curves(axes, history)                                  # no default: the caller must say
+    with pytest.raises(ValueError, match="loss"):
+        E.plot_fig2(history)                                        # a dict does not say which loss
+    with pytest.raises(ValueError, match="loss"):
+        loss_label("mae")
+    plt.close("all")

@@ -302,19 +302,27 @@ def _save(fig, path: str | os.PathLike | None) -> None:
 
 
 def plot_fig2(history: History | dict[str, list[float]], path: str | os.PathLike | None = None,
-              title: str = "Fig. 2: training and validation curves (SGD training)"):
+              title: str = "Fig. 2: training and validation curves (SGD training)", loss=None):
     """Fig. 2: the loss and the accuracy per epoch, training and validation, of one run.
 
     Parameters:
         - ``history``: a ``History`` or its ``.history`` dict.
         - ``path``: where to save the PNG (``None``: not saved); ``title``: the figure's.
+        - ``loss``: the loss the curves show (``'mse'`` or ``'elementwise'``), named on the loss
+          axis; by default a ``History``'s own (``history.params['loss']``).
 
     Returns:
         The matplotlib figure.
     """
-    curves = history.history if isinstance(history, History) else history
+    if isinstance(history, History):
+        curves, loss = history.history, history.params["loss"] if loss is None else loss
+    elif loss is None:
+        raise ValueError("plot_fig2: expected loss='mse' or 'elementwise' with a dict of curves "
+                         "(a History says its own), got loss=None")
+    else:
+        curves = history
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    plot_curves(axes, curves)
+    plot_curves(axes, curves, loss=loss)
     fig.suptitle(title)
     _save(fig, path)
     return fig

@@ -5,9 +5,25 @@ from __future__ import annotations
 import matplotlib.patches as patches
 import torch
 
+from ..losses import LOSSES, MSE
+from ..training import resolve_loss
 from ..utils import CENTRE, RADIUS
 
 CLASS_COLOURS = ("tab:blue", "tab:orange")     # label 0 (outside), label 1 (inside the disk)
+
+
+def loss_label(loss) -> str:
+    """The name of a loss axis: which MSE it shows, for ``loss`` as ``fit`` takes it (``'mse'``,
+    ``'elementwise'``, or the class ``MSE`` / ``ElementwiseMSE``) or as ``History.params``
+    records it (the class's name).
+
+        >>> loss_label("elementwise")
+        'MSE, per-element mean'
+        >>> loss_label("mse")
+        "MSE, paper's formula (sum over outputs)"
+    """
+    loss = {cls.__name__: cls for cls in LOSSES.values()}.get(loss, loss)
+    return "MSE, paper's formula (sum over outputs)" if resolve_loss(loss) is MSE else "MSE, per-element mean"
 
 
 def distance_to_boundary(x: torch.Tensor) -> torch.Tensor:
@@ -105,7 +121,7 @@ def plot_decision_regions(ax, model, x: torch.Tensor, y: torch.Tensor, title: st
     return plot_misclassified(ax, model, x, y, title)
 
 
-def plot_curves(axes, history: dict[str, list[float]], label: str = "") -> None:
+def plot_curves(axes, history: dict[str, list[float]], *, loss, label: str = "") -> None:
     """Plot the loss on ``axes[0]`` and the accuracy on ``axes[1]`` per epoch, training and
     validation (the keys of ``History.history`` that are present and not empty).
 
@@ -113,6 +129,8 @@ def plot_curves(axes, history: dict[str, list[float]], label: str = "") -> None:
         - ``axes``: two matplotlib ``Axes``.
         - ``history``: ``'loss'``, ``'accuracy'``, ``'val_loss'``, ``'val_accuracy'`` -> one
           value per epoch.
+        - ``loss``: the loss the history holds, as ``fit`` names it (``'mse'`` or
+          ``'elementwise'``): the loss axis says which MSE it shows (``loss_label``).
         - ``label``: a prefix for the legend's entries (to overlay several runs).
     """
     prefix = f"{label} " if label else ""
@@ -122,5 +140,5 @@ def plot_curves(axes, history: dict[str, list[float]], label: str = "") -> None:
                 epochs = range(1, len(history[key]) + 1)
                 ax.plot(epochs, history[key], label=f"{prefix}{name}")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("MSE" if metric == "loss" else "accuracy")
+        ax.set_ylabel(loss_label(loss) if metric == "loss" else "accuracy")
         ax.legend()
