@@ -26,7 +26,6 @@ from typing import Callable, NamedTuple
 import torch
 
 from .. import MSE, SGD, Linear, Module, ReLU, Sequential, Tanh, build_data
-from ..utils import one_hot
 from .gradcheck import GradCheckResult, away_from_zero, check_loss, check_module, relative_error
 
 F64 = torch.float64
@@ -344,7 +343,8 @@ def check_training(train: Callable, network: Callable, *, epochs: int, seed: int
     x, y = build_data(1000, generator=g)
     x_test, y_test = build_data(1000, generator=g)
     model = network(g)
-    losses = train(model, x, one_hot(y, 2), epochs=epochs, step_size=step_size, decay=0.9, generator=g)
+    targets = torch.nn.functional.one_hot(y, 2).to(x.dtype)
+    losses = train(model, x, targets, epochs=epochs, step_size=step_size, decay=0.9, generator=g)
     if not isinstance(losses, list) or len(losses) != epochs:
         raise AssertionError(f"train: expected a list of {epochs} training losses (one per epoch), got "
                              f"{type(losses).__name__} of length {len(losses) if hasattr(losses, '__len__') else '?'}")
