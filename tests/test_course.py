@@ -202,8 +202,10 @@ def test_a_release_runs_top_to_bottom_with_only_not_implemented_errors(course, a
     errors = [(k, o) for k, c in enumerate(nb.cells) if c.cell_type == "code"
               for o in c.outputs if o.output_type == "error"]
     assert errors, "nothing failed: are the exercises still to do in the release?"
-    wrong = [(k, o.ename, o.evalue) for k, o in errors if o.ename != "NotImplementedError"]
-    assert not wrong, f"cells failing with something else than NotImplementedError: {wrong}"
+    # the stub nbgrader leaves is a bare `raise NotImplementedError()`: an empty message (minidl's
+    # own NotImplementedErrors, e.g. Module.forward, name the class)
+    wrong = [(k, o.ename, o.evalue) for k, o in errors if (o.ename, o.evalue) != ("NotImplementedError", "")]
+    assert not wrong, f"cells failing with something else than the stubs' NotImplementedError: {wrong}"
     for k, cell in enumerate(nb.cells):        # the solution cells themselves define, they do not fail
         if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
             assert not [o for o in cell.outputs if o.output_type == "error"], f"solution cell {k} fails"
