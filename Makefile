@@ -1,50 +1,68 @@
-# minidl: `make figures` (set up + the main job), `make test` (set up + every test).
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
+# minidl: `make figures` (set up + the main job), `make test` (set up + every test), `make help`.
+PYTHON     ?= python3
+MIN_PYTHON := 3.11
+VENV       := .venv
+BIN        := $(VENV)/bin
 
-.PHONY: setup figures test test-fast benchmark clean student grade
+.DEFAULT_GOAL := help
+.PHONY: help check-python setup figures test test-fast benchmark lab clean student grade
+
+## help: list the targets (what a bare `make` does)
+help:
+	@echo "minidl: the targets (bare 'make' only prints this list; nothing was built):"
+	@sed -n 's/^## \([a-z-]*\): /  make \1\t/p' $(MAKEFILE_LIST) | expand -t 22
+
+## check-python: stop with a clear message if $(PYTHON) is older than the MIN_PYTHON the kit needs
+check-python:
+	@$(PYTHON) -c 'import sys; v = tuple(map(int, "$(MIN_PYTHON)".split("."))); sys.exit(0 if sys.version_info[:2] >= v else "error: minidl needs Python $(MIN_PYTHON) or newer; $(PYTHON) is Python %d.%d (%s). Run make with PYTHON=/path/to/python3.11 or newer." % (*sys.version_info[:2], sys.executable))'
 
 $(BIN)/.installed: requirements.txt pyproject.toml
+	@$(MAKE) --no-print-directory check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
 	touch $@
 
+## setup: create .venv/ with the pinned packages of requirements.txt (the other targets do it first)
 setup: $(BIN)/.installed
 
-## The main job: execute every notebook headless, regenerating figures/ and the committed outputs.
+## figures: the main job: execute every notebook headless, regenerating figures/ and the outputs
 figures: setup
 	$(BIN)/python -m minidl.lab.reproduce
 
-## Every test: the package (pytest), the notebooks (nbval) and the sliders in a real browser.
+## test: every test: the package (pytest), the notebooks (nbval), the sliders in Chromium
 test: setup
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
+## test-fast: the package's tests only (no notebooks, no browser)
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not browser and not course" -p no:cacheprovider
 
+## benchmark: time minidl against torch.nn, scikit-learn and micrograd
 benchmark: setup
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-benchmark.txt
 	$(BIN)/python benchmarks/run.py
 
-## The student edition (course/, nbgrader; see "Teaching with minidl" in the README).
-## nbgrader runs from course/ with the environment's bin/ first on PATH (it calls `alembic` by name).
-NBGRADER := PATH="$(abspath $(BIN)):$$PATH" nbgrader
-ASSIGNMENTS = $(notdir $(wildcard course/source/*))
+## lab: open the kit in JupyterLab (from .venv), at the notebooks
+lab: setup
+	$(BIN)/jupyter lab notebooks
 
-## Every assignment's student version, from course/source/ into course/release/.
+# The student edition (course/, nbgrader; see "Teaching with minidl" in the README).
+# nbgrader runs from course/ with the environment's bin/ first on PATH (it calls `alembic` by name).
+NBGRADER := PATH="$(abspath $(BIN)):$$PATH" nbgrader
+
+## student: the course's student versions, from course/source/ into course/release/ (nbgrader)
 student: setup
 	cd course && $(NBGRADER) generate_assignment '*' --force
 	@echo "Hand out course/release/: one folder per assignment."
 
-## Grade everything under course/submitted/<student>/<assignment>/: autograde, feedback HTML in
-## course/feedback/, course/grades.csv, and a table of students by assignment.
+## grade: grade course/submitted/<student>/<assignment>/: feedback, grades.csv, a table
 grade: student
 	cd course && $(NBGRADER) autograde '*' --force
 	cd course && $(NBGRADER) generate_feedback '*' --force
 	cd course && $(NBGRADER) export --to grades.csv
 	$(BIN)/python -m minidl.lab.grading course/grades.csv course/submitted
 
+## clean: remove .venv/ and the test caches
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -11,7 +11,7 @@ fixed seed) and from the same initial weights (``minidl.lab.compare.torch_twin``
 2. the 30-run Fig. 1 table: one run timed and multiplied by 30, against the 30 runs
    trained at once by ``minidl.runs``;
 3. the playground's latency (``minidl.lab.playground.measure_latency``);
-4. each target of issues 2, 4 and 5 next to its measured figure, PASS or MISS.
+4. each target of issue 10 next to its measured figure, PASS or MISS.
 
 The peers (scikit-learn, micrograd) come from requirements-benchmark.txt; a missing one is
 reported as skipped. Usage: ``python benchmarks/run.py [--quick]``.
@@ -28,9 +28,11 @@ import time
 
 import torch
 
+from floor import FusedPaperNetwork          # benchmarks/floor.py, beside this script
 from minidl import build_data, paper_model
 from minidl.utils import one_hot, torch_threads
 from minidl.lab.compare import fit_torch, torch_twin
+from minidl.lab.playground import measure_latency
 from minidl.runs import fit_runs, make_run, paper_runs
 
 SEED = 0
@@ -109,17 +111,29 @@ def torch_contestant(net, x, y, threads: int) -> Contestant:
 
 
 def fused_contestant(model, x, y) -> Contestant:
-    """The same per-sample SGD hand-fused into one function (benchmarks/floor.py): the floor."""
-    from floor import FusedPaperNetwork
-    fused, t = FusedPaperNetwork(model), one_hot(y, 2)
+    """The same per-sample SGD hand-fused into one loop (benchmarks/floor.py): the floor.
+
+    Before it is timed, a fresh copy trains one epoch beside torch.nn (same initial weights,
+    same shuffle): the largest weight difference goes into the row's note, so the floor's
+    speed is only shown next to evidence that it computes the same thing."""
+    t = one_hot(y, 2)
+    check, twin = FusedPaperNetwork(model), torch_twin(model)
+    with torch_threads(1):
+        check.epoch(x, t, STEP_SIZE, torch.Generator().manual_seed(SEED + 1))
+        fit_torch(twin, x, y, epochs=1, step_size=STEP_SIZE, generator=torch.Generator().manual_seed(SEED + 1))
+    linears = [m for m in twin if isinstance(m, torch.nn.Linear)]
+    differ = max(max((w - l.weight.detach()).abs().max().item(), (b - l.bias.detach()).abs().max().item())
+                 for (w, b), l in zip(check.weights(), linears))
+    fused = FusedPaperNetwork(model)
     shuffle = torch.Generator().manual_seed(SEED + 1)
 
     def step():
         with torch_threads(1):
             fused.epoch(x, t, STEP_SIZE, shuffle)
     return Contestant("hand-fused eager loop, per-sample SGD (no framework)", step, 1,
-                      "benchmarks/floor.py: fewest tensor ops, one flat parameter buffer; "
-                      "no per-epoch metrics; a floor for any eager-PyTorch framework")
+                      "benchmarks/floor.py: inference_mode, 1-d mv/addmv into preallocated buffers, "
+                      "biases as weight columns, one rank-1 update for all layers; no per-epoch metrics; "
+                      f"after one epoch its weights differ from torch.nn's by at most {differ:.1e}")
 
 
 def sklearn_contestant(x, y) -> Contestant | None:
@@ -242,12 +256,7 @@ def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
 
 # --- 3. the playground --------------------------------------------------------------------------
 
-def playground_latency() -> dict[str, float] | None:
-    try:
-        from minidl.lab.playground import measure_latency
-    except ImportError:
-        print("playground latency: not available (minidl.lab.playground.measure_latency missing)\n")
-        return None
+def playground_latency() -> dict[str, float]:
     result = measure_latency()
     print(f"## Playground latency (a learning-rate change, in this process, no browser)\n")
     print(f"first redrawn curves after {result['first_update_s']:.2f} s; the default run "
@@ -258,34 +267,32 @@ def playground_latency() -> dict[str, float] | None:
 
 # --- 4. the targets ------------------------------------------------------------------------------
 
-def targets(epoch: dict, table_seconds: float, latency: dict | None, quick: bool) -> None:
+def targets(epoch: dict, table_seconds: float, latency: dict, quick: bool) -> None:
+    """The targets of issue 10, each next to its measured figure, PASS or MISS."""
     rows = []
     if epoch["torch"] is not None:
-        speedup = epoch["torch"] / epoch["minidl"]
-        for issue, goal in (("issue 5", 10), ("issue 2", 8)):
-            rows.append((f"minidl per-sample vs torch.nn + autograd, faster torch row ({issue})",
-                         f">= {goal}x faster", f"{speedup:.1f}x", speedup >= goal))
+        speedup, floor = epoch["torch"] / epoch["minidl"], epoch["torch"] / epoch["fused"]
+        rows += [("minidl per-sample fit vs torch.nn + autograd + optim.SGD (faster torch row)",
+                  ">= 10x faster", f"{speedup:.1f}x", speedup >= 10),
+                 ("floor (benchmarks/floor.py) vs torch.nn + autograd + optim.SGD (faster torch row)",
+                  ">= 15x faster", f"{floor:.1f}x", floor >= 15)]
     if epoch["sklearn"] is None:
-        rows.append(("minidl per-sample vs scikit-learn per-sample (issue 5)", "faster", "skipped", None))
+        rows.append(("minidl per-sample fit vs scikit-learn per-sample", "faster", "skipped", None))
     else:
         ratio = epoch["sklearn"] / epoch["minidl"]
-        rows.append(("minidl per-sample vs scikit-learn per-sample (issue 5)", "faster (> 1x)",
+        rows.append(("minidl per-sample fit vs scikit-learn per-sample", "faster (> 1x)",
                      f"{ratio:.1f}x", ratio > 1))
-    rows.append(("30-run Fig. 1 table, runs path (issue 5)", "<= 60 s",
-                 f"{table_seconds:.1f} s" + (" (extrapolated)" if quick else ""), table_seconds <= 60))
-    if latency is None:
-        rows += [("playground: first updated curves (issue 4)", "<= 1 s", "not available", None),
-                 ("playground: default run complete (issue 4)", "<= 3 s", "not available", None)]
-    else:
-        rows += [("playground: first updated curves (issue 4)", "<= 1 s",
-                  f"{latency['first_update_s']:.2f} s", latency["first_update_s"] <= 1),
-                 ("playground: default run complete (issue 4)", "<= 3 s",
-                  f"{latency['full_run_s']:.2f} s", latency["full_run_s"] <= 3)]
-    if epoch["torch"] is not None:
-        print(f"The hand-fused eager loop (no framework at all) is {epoch['torch'] / epoch['fused']:.1f}x faster "
-              "than torch.nn + autograd here:\nthat is the most any framework written in eager PyTorch "
-              "operations could reach on this machine.\n")
-    print("## Targets\n")
+    rows.append(("30-run Fig. 1 table, runs path", "<= 10 s",
+                 f"{table_seconds:.1f} s" + (" (extrapolated)" if quick else ""), table_seconds <= 10))
+    epochs = latency["epochs"]    # the target is for a 100-epoch run: a shorter one is not judged
+    rows += [("playground: 100-epoch default run complete", "<= 5 s",
+              f"{latency['full_run_s']:.2f} s" + ("" if epochs == 100 else f" ({epochs} epochs run)"),
+              latency["full_run_s"] <= 5 if epochs == 100 else None),
+             ("playground: first redraw after a slider change", "<= 0.3 s",
+              f"{latency['first_update_s']:.2f} s", latency["first_update_s"] <= 0.3)]
+    rows.append(("all seven notebooks under nbval, 2 cores", "<= 180 s", "not measured by this script", None))
+    print("## Targets (issue 10)\n")
+    print("Speed-ups are against the faster of the torch.nn rows above, from the same process.\n")
     print("| target | goal | measured | |")
     print("| --- | --- | ---: | --- |")
     for name, goal, measured, ok in rows:

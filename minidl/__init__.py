@@ -5,6 +5,8 @@
     >>> model = Sequential(Linear(2, 25), ReLU(), Linear(25, 25), ReLU(), Linear(25, 25), Tanh(), Linear(25, 2))
     >>> history = model.fit(x, y, epochs=10)
 """
+import torch
+
 from .layers import Linear, ReLU, Tanh
 from .losses import ElementwiseMSE, MSE
 from .module import Module
@@ -19,8 +21,11 @@ __all__ = ["Module", "Linear", "ReLU", "Tanh", "Sequential", "MSE", "Elementwise
 
 
 def paper_model(*, init: str = "uniform", runs: int | None = None, dtype=None, generator=None) -> Sequential:
-    """The paper's network: 2-25-25-25-2 with ReLU, ReLU, Tanh and a linear output (Section VI)."""
-    import torch
+    """The paper's network: 2-25-25-25-2 with ReLU, ReLU, Tanh and a linear output (Section VI).
+
+    Shape: ``(N, 2)`` -> ``(N, 2)``; with ``runs=R``, ``(R, N, 2)`` -> ``(R, N, 2)``.
+    ``init``, ``dtype`` and ``generator`` go to every ``Linear`` (float32 by default).
+    """
     kw = dict(init=init, runs=runs, dtype=dtype or torch.float32, generator=generator)
     return Sequential(Linear(2, 25, **kw), ReLU(), Linear(25, 25, **kw), ReLU(),
                       Linear(25, 25, **kw), Tanh(), Linear(25, 2, **kw))

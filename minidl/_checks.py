@@ -43,12 +43,14 @@ def check_float_tensor(value, name: str, dtype: torch.dtype | None = None) -> to
 
 
 def check_finite(value: torch.Tensor, name: str) -> None:
+    """No NaN or infinite entry (``ValueError`` counting them)."""
     if not bool(torch.isfinite(value).all()):
         bad = int((~torch.isfinite(value)).sum())
         raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
 
 
 def check_positive_number(value, name: str) -> float:
+    """A positive, finite int or float (not a bool), returned as a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name}: expected a positive number, got {type(value).__name__} {value!r}")
     if not (value > 0 and math.isfinite(value)):
@@ -57,6 +59,7 @@ def check_positive_number(value, name: str) -> float:
 
 
 def check_int(value, name: str, minimum: int, maximum: int | None = None) -> int:
+    """An int (not a bool) in [minimum, maximum] (no upper bound when ``maximum`` is None)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
     if value < minimum or (maximum is not None and value > maximum):

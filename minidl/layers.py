@@ -4,6 +4,11 @@ Shapes are batch-first: an input of ``N`` samples with ``i`` features is ``(N, i
 paper's column vectors are the rows of this matrix. Every layer also accepts a leading *run*
 dimension, ``(R, N, i)``, to train ``R`` independent networks at once (``Linear(..., runs=R)``
 then holds ``R`` weight matrices). It is the same maths, broadcast over ``R``.
+
+Where the paper's equations are: ``Linear.backward`` holds eqs. (4), (5) and (2), one line
+each, and ``Activation.backward`` eq. (3); eq. (1) is the loss's gradient (``losses.py``).
+The step of eqs. (6) and (7) is not here: the optimizer owns the update
+(``minidl.optim.gradient_step``) and the layers' inherited ``gradient_step`` calls it.
 """
 from __future__ import annotations
 
@@ -48,7 +53,9 @@ class Linear(Module):
         - adds ``g^T x`` to ``grad_weight``: eq. (4), summed over the N rows of the batch;
         - adds ``sum of g over rows`` to ``grad_bias``: eq. (5);
         - returns ``dl/dx = g w``, shape ``(N, in)``: eq. (2) (``w^T g`` for column vectors).
-    Gradients accumulate across calls until ``zero_grad()``.
+    Gradients accumulate across calls until ``zero_grad()``. ``gradient_step(eta)``, inherited
+    from ``Module``, applies eqs. (6) and (7) to ``weight`` and ``bias``
+    (``minidl.optim.gradient_step``, the one implementation of the step).
     """
 
     INITS = ("uniform", "xavier")
@@ -70,10 +77,11 @@ class Linear(Module):
         self.bias = torch.empty(*lead, out_features, dtype=dtype)
         self.grad_weight = torch.zeros_like(self.weight)
         self.grad_bias = torch.zeros_like(self.bias)
-        self.input: torch.Tensor | None = None     # x, kept by forward for eq. (4)
+        self.input: torch.Tensor | None = None     # x, kept by forward: backward needs it for dl/dw
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw new weights and biases (see Initialisation above) and zero the gradients."""
         if self.init == "uniform":
             self.weight.uniform_(-1.0, 1.0, generator=generator)
             self.bias.uniform_(-1.0, 1.0, generator=generator)
@@ -107,16 +115,12 @@ class Linear(Module):
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(self.weight, self.grad_weight), (self.bias, self.grad_bias)]
 
-    def zero_grad(self) -> None:
-        self.grad_weight.zero_()
-        self.grad_bias.zero_()
-
-    def gradient_step(self, step_size: float) -> None:
-        self.weight.add_(self.grad_weight, alpha=-step_size)     # eq. (6)
-        self.bias.add_(self.grad_bias, alpha=-step_size)         # eq. (7)
-
     def output_features(self, input_features: int) -> int:
         return self.out_features
+
+    def parameter_count(self) -> int:
+        """``out * (in + 1)``: the weights and biases of one run."""
+        return self.out_features * (self.in_features + 1)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"weight": self.weight.clone(), "bias": self.bias.clone()}
@@ -151,11 +155,18 @@ class Linear(Module):
         return f"Linear(in_features={self.in_features}, out_features={self.out_features}{runs})"
 
 
-class _Activation(Module):
-    """An element-wise activation x = sigma(s): no parameters, any shape."""
+class Activation(Module):
+    r"""An element-wise activation :math:`x = \sigma(s)`, the base of ``ReLU`` and ``Tanh``.
+
+    Shape: any; the output has the input's shape. No parameters.
+
+    ``backward(g)`` with ``g = dl/dx`` returns ``dl/ds = g * sigma'(s)``: eq. (3), with
+    :math:`\sigma'(s)` written in terms of the output ``x`` kept by ``forward``. A subclass
+    gives ``activate`` (sigma) and ``derivative`` (sigma' as a function of x).
+    """
 
     def __init__(self) -> None:
-        self.output: torch.Tensor | None = None    # x = sigma(s), kept by forward for eq. (3)
+        self.output: torch.Tensor | None = None    # x = sigma(s), kept by forward: sigma'(s) is written with it
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not isinstance(input, torch.Tensor) or not input.is_floating_point():
@@ -172,13 +183,8 @@ class _Activation(Module):
             raise ValueError(f"{self!r}.backward: expected a gradient of shape {tuple(self.output.shape)}, got {got}")
         return grad_wrt_output * self.derivative(self.output)           # eq. (3)
 
-    def zero_grad(self) -> None:
-        pass                 # no parameters, no gradients to reset
-
-    def gradient_step(self, step_size: float) -> None:
-        pass                 # no parameters to update (Section IV)
-
     def activate(self, s: torch.Tensor) -> torch.Tensor:
+        """sigma(s), element-wise."""
         raise NotImplementedError
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,7 +192,7 @@ class _Activation(Module):
         raise NotImplementedError
 
 
-class ReLU(_Activation):
+class ReLU(Activation):
     r"""ReLU: :math:`x = \max(0, s)`; :math:`\sigma'(s) = 1` if :math:`s > 0` else 0.
 
     Shape: any; output has the input's shape. ``backward`` is eq. (3). At the kink s = 0 the
@@ -200,7 +206,7 @@ class ReLU(_Activation):
         return x.sign()      # x = max(0, s) >= 0, so sign(x) is 1 where s > 0 and 0 elsewhere
 
 
-class Tanh(_Activation):
+class Tanh(Activation):
     r"""Tanh: :math:`x = \tanh(s)`; :math:`\sigma'(s) = 1 - \tanh^2(s) = 1 - x^2`.
 
     Shape: any; output has the input's shape. ``backward`` is eq. (3).

@@ -12,13 +12,77 @@ what the authors' code computed: it is ``MSE / C``, so with C = 2 outputs its va
 gradient are half the paper's formula.
 
 Both take ``(N, C)`` tensors, or ``(R, N, C)`` for R runs at once (then the loss has shape
-``(R,)``). Shapes must match exactly: no silent broadcasting.
+``(R,)``). Shapes must match exactly: no silent broadcasting. The two classes share the
+checks (``compute_loss`` / ``compute_grad``) and differ only in their two formulas
+(``of_difference`` / ``grad_of_difference``).
 """
 from __future__ import annotations
 
 import torch
 
 from ._checks import check_tensor
+
+
+class MSE:
+    r"""The paper's loss: :math:`\mathcal{L} = \frac{1}{N} \sum_i \lVert \hat y_i - t_i \rVert^2`.
+
+    Shape:
+        - ``predictions``, ``targets``: ``(N, C)``, or ``(R, N, C)`` for R runs (equal shapes
+          and dtypes, floating point)
+        - loss: ``()``, or ``(R,)``; gradient: the shape of ``predictions``
+
+    Gradient: :math:`\partial\mathcal{L}/\partial\hat y_i = 2 (\hat y_i - t_i) / N`, eq. (1)
+    divided by the N samples.
+
+    Raises:
+        ``TypeError`` for non-tensors, different or integer dtypes; ``ValueError`` for
+        different shapes or fewer than 2 dimensions (``compute_grad`` checks only the shapes:
+        it runs every step).
+    """
+
+    @classmethod
+    def compute_loss(cls, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss of ``predictions`` against ``targets``, checked."""
+        _check_pair(predictions, targets, cls.__name__)
+        return cls.of_difference(predictions - targets)
+
+    @classmethod
+    def compute_grad(cls, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """d loss / d predictions (a new tensor)."""
+        if predictions.shape != targets.shape:   # the cheap check only: this runs every step
+            _check_pair(predictions, targets, cls.__name__)
+        return cls.grad_of_difference(predictions - targets)
+
+    @staticmethod
+    def of_difference(d: torch.Tensor) -> torch.Tensor:
+        """The loss of ``d = predictions - targets``: sum over outputs, mean over samples."""
+        return d.pow(2).sum(-1).mean(-1)
+
+    @staticmethod
+    def grad_of_difference(d: torch.Tensor) -> torch.Tensor:
+        """``2 d / N``, in place in ``d``: eq. (1), divided by the N samples."""
+        return d.mul_(2.0 / d.shape[-2])
+
+
+class ElementwiseMSE(MSE):
+    r"""Mean over all N * C entries, as ``torch.nn.MSELoss()``:
+    :math:`\frac{1}{N C} \sum_{i, c} (\hat y_{ic} - t_{ic})^2`, the paper's ``MSE`` divided by C.
+
+    Shape and errors as ``MSE``. Gradient: :math:`2 (\hat y - t) / (N C)`.
+    """
+
+    @staticmethod
+    def of_difference(d: torch.Tensor) -> torch.Tensor:
+        """The mean of ``d ** 2`` over samples and outputs."""
+        return d.pow(2).mean((-2, -1))
+
+    @staticmethod
+    def grad_of_difference(d: torch.Tensor) -> torch.Tensor:
+        """``2 d / (N C)``, in place in ``d``."""
+        return d.mul_(2.0 / (d.shape[-2] * d.shape[-1]))
+
+
+LOSSES = {"mse": MSE, "elementwise": ElementwiseMSE}
 
 
 def _check_pair(predictions, targets, loss: str) -> None:
@@ -35,38 +99,3 @@ def _check_pair(predictions, targets, loss: str) -> None:
     if not predictions.is_floating_point():
         raise TypeError(f"{loss}: expected floating-point predictions and targets, got {predictions.dtype}; "
                         f"convert them with .float()")
-
-
-class MSE:
-    """The paper's loss: mean over samples of the squared Euclidean distance."""
-
-    @staticmethod
-    def compute_loss(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        _check_pair(predictions, targets, "MSE")
-        return (predictions - targets).pow(2).sum(-1).mean(-1)
-
-    @staticmethod
-    def compute_grad(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """dL/d(pred) = 2 (pred - target) / N: eq. (1), divided by the N samples."""
-        if predictions.shape != targets.shape:   # the cheap check first: this runs every step
-            _check_pair(predictions, targets, "MSE")
-        return (predictions - targets).mul_(2.0 / predictions.shape[-2])
-
-
-class ElementwiseMSE:
-    """Mean over all N * C entries, as ``torch.nn.MSELoss()``: the paper's ``MSE`` divided by C."""
-
-    @staticmethod
-    def compute_loss(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        _check_pair(predictions, targets, "ElementwiseMSE")
-        return (predictions - targets).pow(2).mean((-2, -1))
-
-    @staticmethod
-    def compute_grad(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """dL/d(pred) = 2 (pred - target) / (N C)."""
-        if predictions.shape != targets.shape:
-            _check_pair(predictions, targets, "ElementwiseMSE")
-        return (predictions - targets).mul_(2.0 / (predictions.shape[-2] * predictions.shape[-1]))
-
-
-LOSSES = {"mse": MSE, "elementwise": ElementwiseMSE}

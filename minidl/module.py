@@ -2,21 +2,34 @@
 
 A module turns an input tensor into an output tensor (``forward``) and, given the gradient
 of the loss with respect to its output, returns the gradient with respect to its input
-(``backward``). Modules with parameters store the gradients of their parameters in
-``backward`` and use them in ``gradient_step``.
+(``backward``). Modules with parameters add the gradients of their parameters in ``backward``
+and hand out (value, gradient) pairs through ``param()``; ``gradient_step`` then moves every
+value against its gradient. That step, eqs. (6) and (7), is written once, in
+``minidl.optim.gradient_step``: the optimizer owns the update and ``Module.gradient_step``
+delegates to it, so no layer writes the update again.
 """
 from __future__ import annotations
 
 import torch
 
+from . import optim
+
 
 class Module:
-    """Base class of every layer and of ``Sequential``."""
+    """Base class of every layer and of ``Sequential``.
+
+    Subclasses implement ``forward`` and ``backward``; a subclass with parameters also
+    implements ``param`` (and, to be saved, ``state_dict`` / ``load_state_dict``). ``zero_grad``
+    and ``gradient_step`` work from ``param()`` alone.
+    """
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """The module's output for ``input``; keeps what ``backward`` will need."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
+        """``dl/d(input)`` from ``dl/d(output)`` (same shapes as the last ``forward``'s input and
+        output); adds the parameters' gradients to the stored ones."""
         raise NotImplementedError(f"{type(self).__name__} must implement backward()")
 
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -29,25 +42,33 @@ class Module:
             grad.zero_()
 
     def gradient_step(self, step_size: float) -> None:
-        """Plain gradient step ``w <- w - eta * dl/dw`` on every parameter: eqs. (6) and (7)."""
-        for value, grad in self.param():
-            value.add_(grad, alpha=-step_size)
+        r"""Eqs. (6) and (7) on every parameter, :math:`w \leftarrow w - \eta\, \partial\ell/\partial w`,
+        with :math:`\eta` = ``step_size`` (``minidl.optim.gradient_step``)."""
+        optim.gradient_step(self.param(), step_size)
 
     def output_features(self, input_features: int) -> int:
         """Number of output features for ``input_features`` inputs (used by ``summary``)."""
         return input_features
 
-    def summary(self) -> str:
-        n = sum(value.numel() for value, _ in self.param())
-        return f"{self!r}: {n} parameters"
+    def parameter_count(self) -> int:
+        """Number of trainable numbers of one network (of one run, for a layer with runs)."""
+        return sum(value.numel() for value, _ in self.param())
 
-    # --- saving and loading -------------------------------------------------------------
+    def summary(self) -> str:
+        """``'<repr>: <n> parameters'``."""
+        return f"{self!r}: {self.parameter_count()} parameters"
+
+    # --- state (minidl.saving writes it to a file) ------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
         """A copy of the parameters, by name (``{'weight': ..., 'bias': ...}`` for ``Linear``)."""
         return {}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Copy ``state`` (as returned by ``state_dict``) into the parameters, in place."""
+        """Copy ``state`` (as returned by ``state_dict``) into the parameters, in place.
+
+        Raises:
+            ``ValueError`` if ``state`` does not fit the module; nothing is changed then.
+        """
         if state:
             raise ValueError(f"{self!r} has no parameters, got a state with keys {sorted(state)}")
 

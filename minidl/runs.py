@@ -10,15 +10,26 @@ from __future__ import annotations
 
 import torch
 
-from .layers import Linear
+from .layers import Activation, Linear
+from .module import Module
 from .sequential import Sequential
 from ._checks import check_int
-from .training import History, make_generators, resolve_loss, train
+from .training import History, evaluate, make_generators, train
 from .utils import build_data
 
 
 def stack_models(models: list[Sequential]) -> Sequential:
-    """One model with a leading run dimension whose run r is a copy of ``models[r]``."""
+    """One model with a leading run dimension whose run r is a copy of ``models[r]``.
+
+    Each ``Linear`` becomes a ``Linear(..., runs=R)`` holding the R weight matrices; ``ReLU``
+    and ``Tanh`` stay as they are (they broadcast over runs); a nested ``Sequential`` is stacked
+    layer by layer. The models are not changed, and torch's global random stream is not used.
+
+    Raises:
+        ``TypeError`` unless ``models`` is a non-empty list of single-run ``Sequential`` models;
+        ``ValueError`` if they differ in layers or dtype, or hold a layer of another kind
+        (it cannot be given a run dimension).
+    """
     if not models or not all(isinstance(m, Sequential) for m in models):
         raise TypeError("stack_models: expected a non-empty list of Sequential models")
     if any(m.linears and m.runs is not None for m in models):
@@ -27,21 +38,37 @@ def stack_models(models: list[Sequential]) -> Sequential:
     if any(s != shapes[0] for s in shapes):
         raise ValueError(f"stack_models: all models must have the same layers and dtype, got {shapes[0]} "
                          f"and {next(s for s in shapes if s != shapes[0])}")
-    layers = []
-    for position, layer in enumerate(models[0].layers):
-        if isinstance(layer, Linear):
-            stacked = Linear(layer.in_features, layer.out_features, init=layer.init,
-                             runs=len(models), dtype=layer.weight.dtype)
-            stacked.weight.copy_(torch.stack([m.layers[position].weight for m in models]))
-            stacked.bias.copy_(torch.stack([m.layers[position].bias for m in models]))
-            layers.append(stacked)
-        else:
-            layers.append(type(layer)())
-    return Sequential(*layers)
+    for name, layer in models[0].named_layers():
+        if not isinstance(layer, (Linear, Activation)):
+            raise ValueError(f"stack_models: layer {name} {layer!r} cannot be given a run dimension: "
+                             f"expected Linear, an activation (ReLU, Tanh) or a nested Sequential")
+    return _stack(models)
+
+
+def _stack(layers: list[Module]) -> Module:
+    """The layer whose run r is ``layers[r]`` (the same architecture, checked by the caller)."""
+    first = layers[0]
+    if isinstance(first, Sequential):
+        return Sequential(*(_stack([m.layers[i] for m in layers]) for i in range(len(first.layers))))
+    if isinstance(first, Activation):
+        return type(first)()
+    # A private generator: its initial draws are overwritten below, and torch's global stream
+    # (which a fresh Linear would otherwise draw from) is left alone.
+    stacked = Linear(first.in_features, first.out_features, init=first.init, runs=len(layers),
+                     dtype=first.weight.dtype, generator=torch.Generator())
+    stacked.weight.copy_(torch.stack([layer.weight for layer in layers]))
+    stacked.bias.copy_(torch.stack([layer.bias for layer in layers]))
+    return stacked
 
 
 def unstack_model(model: Sequential, run: int, template: Sequential) -> Sequential:
-    """Copy run ``run`` of a stacked ``model`` into ``template`` (a single-run model), in place."""
+    """Copy run ``run`` of a stacked ``model`` into ``template`` (a single-run model of the same
+    layers), in place, and return ``template``.
+
+    Raises:
+        ``TypeError`` unless ``model`` has runs and ``template`` has none; ``ValueError`` for a
+        ``run`` out of range or a template of other layers (``load_state_dict``).
+    """
     if not isinstance(model, Sequential) or not model.linears or model.runs is None:
         got = f"runs={model.runs}" if isinstance(model, Sequential) and model.linears else repr(model)[:60]
         raise TypeError(f"unstack_model model: expected a model with a run dimension (see stack_models), got {got}")
@@ -62,15 +89,23 @@ def fit_runs(model: Sequential, x_train, y_train, x_validation=None, y_validatio
 
     ``generator`` may be a list of R generators (one per run), as ``paper_runs`` makes.
     """
-    if not model.linears or model.runs is None:
-        raise TypeError("fit_runs: expected a model with a run dimension (see stack_models); "
-                        "use model.fit for a single model")
-    logs = train(model, x_train, y_train, x_validation, y_validation, epochs=epochs,
+    _need_runs(model, "fit_runs", "fit")
+    return train(model, x_train, y_train, x_validation, y_validation, epochs=epochs,
                  step_size=step_size, batch_size=batch_size, momentum=momentum, decay=decay,
                  loss=loss, generators=make_generators(seed, generator), callback=callback)
-    params = dict(epochs=epochs, step_size=step_size, batch_size=batch_size,
-                  momentum=momentum, decay=decay, loss=resolve_loss(loss).__name__)
-    return [History({k: v[:, r].tolist() for k, v in logs.items()}, params) for r in range(model.runs)]
+
+
+def evaluate_runs(model: Sequential, x, y, loss="mse") -> list[dict[str, float]]:
+    """``Sequential.evaluate`` for a stacked model: data ``(R, N, features)`` and labels ``(R, N)``;
+    one ``{'loss': float, 'accuracy': float}`` per run."""
+    _need_runs(model, "evaluate_runs", "evaluate")
+    return evaluate(model, x, y, loss)
+
+
+def _need_runs(model: Sequential, function: str, method: str) -> None:
+    if not isinstance(model, Sequential) or not model.linears or model.runs is None:
+        raise TypeError(f"{function}: expected a model with a run dimension (see stack_models); "
+                        f"use model.{method} for a single model")
 
 
 def make_run(seed: int, model_factory, n_train: int = 1000, n_validation: int = 1000,
@@ -90,6 +125,19 @@ def make_run(seed: int, model_factory, n_train: int = 1000, n_validation: int = 
     return g, tuple(data), model
 
 
+def stack_runs(runs: list[tuple[torch.Generator, tuple[torch.Tensor, ...], Sequential]]):
+    """Runs made by ``make_run`` (any seeds, any model factories), stacked for ``fit_runs``:
+    (generators, stacked data, stacked model, models).
+
+    Every run must have the same data sizes and the same layers; data part i becomes
+    ``(R, ...)`` with run r at index r.
+    """
+    generators = [g for g, _, _ in runs]
+    data = tuple(torch.stack(parts) for parts in zip(*(d for _, d, _ in runs)))
+    models = [m for _, _, m in runs]
+    return generators, data, stack_models(models), models
+
+
 def paper_runs(seeds: list[int], model_factory, n_train: int = 1000, n_validation: int = 1000,
                n_test: int = 0, dtype: torch.dtype = torch.float32):
     """``make_run`` for every seed, stacked: (generators, stacked data, stacked model, models).
@@ -97,7 +145,4 @@ def paper_runs(seeds: list[int], model_factory, n_train: int = 1000, n_validatio
     Training the stacked model with ``fit_runs(..., generator=generators)`` gives, run by
     run, what ``model.fit(..., generator=g)`` gives for each seed alone (tests check this).
     """
-    runs = [make_run(s, model_factory, n_train, n_validation, n_test, dtype) for s in seeds]
-    generators = [g for g, _, _ in runs]
-    data = tuple(torch.stack(parts) for parts in zip(*(d for _, d, _ in runs)))
-    return generators, data, stack_models([m for _, _, m in runs]), [m for _, _, m in runs]
+    return stack_runs([make_run(s, model_factory, n_train, n_validation, n_test, dtype) for s in seeds])

@@ -1,21 +1,32 @@
 """``Sequential``: a multi-layer perceptron as a list of layers (Section IV), with the
-Keras-like ``fit`` / ``predict`` / ``evaluate`` / ``summary``."""
+Keras-like ``fit`` / ``predict`` / ``evaluate`` / ``summary``.
+
+It is the container and its public face only: the training loop is ``training.py``, the
+update ``optim.py``, the file format ``saving.py``, many runs at once ``runs.py``.
+"""
 from __future__ import annotations
 
 import os
-import zipfile
-import zlib
 
 import torch
 
+from . import saving
 from .layers import Linear
 from .module import Module
-from .training import History, check_data, make_generators, metrics, resolve_loss, train
+from .training import History, check_data, check_features, evaluate, make_generators, train
 from .utils import labels_of
 
 
 class Sequential(Module):
-    """Layers applied one after the other. Itself a ``Module``.
+    """Layers applied one after the other: ``forward`` runs them in order, ``backward`` in
+    reverse order (backpropagation, Section III-B). Itself a ``Module``, so it can be nested.
+
+    Shape:
+        - input: ``(N, in_features)``, or ``(R, N, in_features)`` when its Linears have ``runs=R``
+        - output: ``(N, out_features)``, or ``(R, N, out_features)``
+
+    Parameters: those of its layers, in order (``param()``, ``state_dict()`` with keys
+    ``'<position>.weight'``, ...).
 
     >>> model = Sequential(Linear(2, 25), ReLU(), Linear(25, 25), ReLU(),
     ...                    Linear(25, 25), Tanh(), Linear(25, 2))
@@ -28,7 +39,12 @@ class Sequential(Module):
 
     # --- building ------------------------------------------------------------------------
     def add_layer(self, layer: Module) -> "Sequential":
-        """Append ``layer``, after checking that its input size fits the current output size."""
+        """Append ``layer`` and return the model.
+
+        Raises:
+            ``TypeError`` if ``layer`` is not a ``Module``; ``ValueError`` if its input size,
+            runs or dtype do not fit the model so far (or it is the model itself).
+        """
         if not isinstance(layer, Module):
             raise TypeError(f"add_layer: expected a minidl Module (Linear, ReLU, Tanh, ...), "
                             f"got {type(layer).__name__}")
@@ -46,37 +62,53 @@ class Sequential(Module):
         self.layers.append(layer)
         return self
 
+    def named_layers(self, prefix: str = "") -> list[tuple[str, Module]]:
+        """Every layer that is not itself a ``Sequential``, in order, with its position: ``'0'``,
+        ``'1'``, ..., and ``'1.0'``, ``'1.1'`` inside a nested ``Sequential`` at position 1 (the
+        prefixes of ``state_dict``'s keys)."""
+        out = []
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Sequential):
+                out += layer.named_layers(f"{prefix}{i}.")
+            else:
+                out.append((f"{prefix}{i}", layer))
+        return out
+
     @property
     def linears(self) -> list[Linear]:
-        out = []
-        for layer in self.layers:
-            out += layer.linears if isinstance(layer, Sequential) else [layer] if isinstance(layer, Linear) else []
-        return out
+        """The ``Linear`` layers, in order, nested ones included."""
+        return [layer for _, layer in self.named_layers() if isinstance(layer, Linear)]
 
     def _need_linear(self) -> Linear:
         if not self.linears:
             raise ValueError("this Sequential has no Linear layer yet: add one with add_layer(Linear(...))")
         return self.linears[0]
 
+    # The shape properties read the Linears (ValueError when there is none yet).
     @property
     def in_features(self) -> int:
+        """Input features of the first ``Linear``."""
         return self._need_linear().in_features
 
     @property
     def out_features(self) -> int:
+        """Output features of the last ``Linear``."""
         self._need_linear()
         return self.linears[-1].out_features
 
     @property
     def runs(self) -> int | None:
+        """R for a model of R stacked runs (``minidl.runs``), None for one network."""
         return self._need_linear().runs
 
     @property
     def lead_dims(self) -> int:
+        """Dimensions before ``(N, features)`` in the data: 1 with runs, else 0."""
         return 0 if self.runs is None else 1
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the weights (and of the data the model takes)."""
         return self._need_linear().weight.dtype
 
     # --- the Module interface --------------------------------------------------------------
@@ -94,14 +126,6 @@ class Sequential(Module):
 
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [pair for layer in self.layers for pair in layer.param()]
-
-    def zero_grad(self) -> None:
-        for layer in self.layers:
-            layer.zero_grad()
-
-    def gradient_step(self, step_size: float) -> None:
-        for layer in self.layers:
-            layer.gradient_step(step_size)
 
     def output_features(self, input_features: int) -> int:
         for layer in self.layers:
@@ -127,54 +151,85 @@ class Sequential(Module):
         - ``seed`` or ``generator`` fixes the shuffling: same seed, same history.
         - ``callback(epoch, logs)`` is called after each epoch (logs hold 0-d tensors).
 
-        Raises ``DivergenceError`` if the loss becomes NaN or infinite (the model then keeps the
-        weights it had at the start of that epoch).
+        Shape: ``x`` ``(N, in_features)``; ``y`` int labels ``(N,)`` or one-hot targets
+        ``(N, out_features)``; the same for the validation pair.
+
+        Raises:
+            ``TypeError`` / ``ValueError`` for bad input, before anything changes (a model with
+            several runs: ``TypeError`` naming ``minidl.runs.fit_runs``); ``DivergenceError`` if
+            the loss becomes NaN or infinite (the model then keeps the weights it had at the
+            start of that epoch).
         """
-        if self.linears and self.runs is not None:
-            raise TypeError("fit: this model trains several runs at once; use minidl.runs.fit_runs")
-        generators = make_generators(seed, generator)
-        logs = train(self, x_train, y_train, x_validation, y_validation, epochs=epochs,
-                     step_size=step_size, batch_size=batch_size, momentum=momentum, decay=decay,
-                     loss=loss, generators=generators, callback=callback)
-        params = dict(epochs=epochs, step_size=step_size, batch_size=batch_size,
-                      momentum=momentum, decay=decay, loss=resolve_loss(loss).__name__)
-        return History({k: v.tolist() for k, v in logs.items()}, params)
+        self._refuse_runs("fit", "fit_runs")
+        [history] = train(self, x_train, y_train, x_validation, y_validation, epochs=epochs,
+                          step_size=step_size, batch_size=batch_size, momentum=momentum, decay=decay,
+                          loss=loss, generators=make_generators(seed, generator), callback=callback)
+        return history
 
     def predict(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Class labels (int64, shape ``(N,)``) predicted for ``x``: the arg-max output."""
-        if y is not None:   # the paper's signature; labels are not needed to predict
-            check_data(self, x, y, "")
+        """Class labels predicted for ``x``: the arg-max of the output, int64.
+
+        Shape:
+            - ``x``: ``(N, in_features)``; labels: ``(N,)``
+            - with R runs, ``x``: ``(R, N, in_features)``; labels: ``(R, N)``, row r from run r
+
+        ``y``, in the paper's signature, is not needed: it is checked when given, then unused.
+        """
+        if y is None:
+            check_features(self, x, "x")
         else:
-            check_data(self, x, torch.zeros(x.shape[:-1] if isinstance(x, torch.Tensor) else 0,
-                                            dtype=torch.long), "")
+            check_data(self, x, y, "")
         return labels_of(self.forward(x))
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss="mse") -> dict[str, float]:
-        """``{'loss': float, 'accuracy': float}`` on (x, y)."""
-        x, t = check_data(self, x, y, "")
-        value, accuracy = metrics(self, x, t, resolve_loss(loss))
-        return {"loss": value.item(), "accuracy": accuracy.item()}
+        """``{'loss': float, 'accuracy': float}`` on (x, y), under ``loss`` (as in ``fit``).
+
+        Raises ``TypeError`` for a model with several runs: ``minidl.runs.evaluate_runs`` gives
+        one such dict per run.
+        """
+        self._refuse_runs("evaluate", "evaluate_runs")
+        [result] = evaluate(self, x, y, loss)
+        return result
+
+    def _refuse_runs(self, method: str, alternative: str) -> None:
+        if self.linears and self.runs is not None:
+            raise TypeError(f"{method}: this model holds several runs ({self.runs}); use "
+                            f"minidl.runs.{alternative}, which gives one result per run")
+
+    def parameter_count(self) -> int:
+        return sum(layer.parameter_count() for layer in self.layers)
 
     def summary(self) -> str:
-        """A Keras-like table: layer (type), output shape, number of parameters, totals."""
-        rows, features = [], self.in_features if self.linears else None
-        for i, layer in enumerate(self.layers):
+        """A Keras-like table: one row per layer (the layers of a nested ``Sequential`` numbered
+        ``1.0``, ``1.1``, ... as in ``state_dict``) with its output shape and number of parameters,
+        then the total. For a model with R runs the shapes carry the run dimension,
+        ``(R, N, features)``, and the counts are those of one network."""
+        runs = self.runs if self.linears else None
+        features = self.in_features if self.linears else None
+        lead = "N" if runs is None else f"{runs}, N"
+        rows = []
+        for name, layer in self.named_layers():
             features = layer.output_features(features) if features is not None else None
-            n = sum(value.numel() for value, _ in layer.param())
-            rows.append((f"{i} {layer!r}", f"(N, {features})", f"{n:,}"))
+            rows.append((f"{name} {layer!r}", f"({lead}, {features})", f"{layer.parameter_count():,}"))
         header = ("Layer (type)", "Output Shape", "Param #")
         widths = [max(len(r[c]) for r in rows + [header]) for c in range(3)]
         line = lambda r: "  ".join(r[c].ljust(widths[c]) for c in range(3)).rstrip()
-        total = sum(value.numel() for value, _ in self.param())
+        total = f"Total params: {self.parameter_count():,}" + ("" if runs is None else f" per run, {runs} runs")
         rule = "=" * len(line(header))
-        return "\n".join([line(header), rule, *map(line, rows), rule, f"Total params: {total:,}"])
+        return "\n".join([line(header), rule, *map(line, rows), rule, total])
 
-    # --- saving and loading --------------------------------------------------------------------
+    # --- state and files (minidl.saving holds the file format) ------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Parameters by name: ``'0.weight'``, ``'0.bias'``, ``'2.weight'``, ..."""
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state_dict().items()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy ``state`` (keys as ``state_dict``'s) into the layers, in place.
+
+        Raises:
+            ``TypeError`` for a non-dict or non-float tensors; ``ValueError`` for a missing,
+            unexpected or wrongly shaped key, naming the layer. Nothing changes then.
+        """
         if not isinstance(state, dict):
             raise TypeError(f"load_state_dict: expected a dict of tensors, got {type(state).__name__}")
         own = self.state_dict()
@@ -198,52 +253,18 @@ class Sequential(Module):
             layer.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the architecture and the weights to ``path`` (``torch.save``)."""
-        state = self.state_dict()
-        torch.save({"format": "minidl-1", "architecture": [repr(l) for l in self.layers],
-                    "state_dict": state, "checksum": _checksum(state)}, path)
+        """Write the architecture and the weights to ``path`` (``minidl.saving.save``: atomic;
+        ``FileNotFoundError`` if the folder does not exist)."""
+        saving.save(self, path)
 
     def load(self, path: str | os.PathLike) -> "Sequential":
-        """Load weights saved by ``save`` into this model (same architecture), in place."""
-        try:
-            with zipfile.ZipFile(path) as archive:     # torch.save writes a zip archive, and torch.load
-                corrupt = archive.testzip()            # does not check its CRCs: flipped bytes would
-            if corrupt is not None:                    # load as silently wrong weights
-                raise ValueError(f"{corrupt} fails its CRC check")
-            saved = torch.load(path, weights_only=True)
-            if isinstance(saved, dict) and "checksum" in saved and saved["checksum"] != _checksum(saved["state_dict"]):
-                raise ValueError("the weights read differ from those written (checksum mismatch)")
-        except FileNotFoundError:
-            raise
-        except Exception as error:   # truncated, corrupt or not a torch file at all
-            reason = (str(error).splitlines() or [""])[0][:200]
-            raise ValueError(f"load: {os.fspath(path)!r} is not a readable minidl model file; is it "
-                             f"truncated or corrupt? ({type(error).__name__}: {reason})") from error
-        if (not isinstance(saved, dict) or saved.get("format") != "minidl-1"
-                or not isinstance(saved.get("architecture"), list) or not isinstance(saved.get("state_dict"), dict)):
-            raise ValueError(f"load: {os.fspath(path)!r} was not written by Sequential.save")
-        theirs, mine = saved["architecture"], [repr(l) for l in self.layers]
-        if theirs != mine:
-            i = next((i for i, (a, b) in enumerate(zip(theirs, mine)) if a != b), min(len(theirs), len(mine)))
-            at = lambda layers: layers[i] if i < len(layers) else "no layer"
-            raise ValueError(f"load: layer {i} does not match: the file holds {at(theirs)}, this model has "
-                             f"{at(mine)} (the file's model has {len(theirs)} layers, this one {len(mine)})")
-        self.load_state_dict(saved["state_dict"])
-        return self
+        """Load weights written by ``save`` into this model (same architecture), in place; returns
+        the model (``minidl.saving.load``: ``ValueError`` for a corrupt or foreign file)."""
+        return saving.load(self, path)
 
     def __repr__(self) -> str:
         inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)" if inner else "Sequential()"
-
-
-def _checksum(state: dict[str, torch.Tensor]) -> int:
-    """CRC-32 of the names and bytes of the tensors. The zip CRCs alone are not enough: a flipped
-    bit in the zip directory can make torch.load read a record differently than zipfile checks it."""
-    crc = 0
-    for key in sorted(state):
-        crc = zlib.crc32(key.encode(), crc)
-        crc = zlib.crc32(state[key].detach().contiguous().numpy().tobytes(), crc)
-    return crc
 
 
 def _first_linear(layer: Module) -> Linear | None:

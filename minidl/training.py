@@ -22,8 +22,14 @@ METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 class History:
-    """What ``fit`` returns, as in Keras: ``history.history`` maps ``'loss'``, ``'accuracy'``,
-    ``'val_loss'``, ``'val_accuracy'`` to lists with one float per epoch."""
+    """What ``fit`` returns, as in Keras.
+
+    Attributes:
+        - ``history``: ``{'loss', 'accuracy'[, 'val_loss', 'val_accuracy']}`` (``METRICS``), each
+          a list with one float per epoch (the validation keys when validation data was given).
+        - ``params``: the hyper-parameters of the fit (``fit_params``).
+        - ``epoch``: ``[0, 1, ..., epochs - 1]``.
+    """
 
     def __init__(self, history: dict[str, list[float]], params: dict[str, object]) -> None:
         self.history = history
@@ -37,18 +43,37 @@ class History:
 
 class DivergenceError(ArithmeticError):
     """Training produced a NaN or infinite loss (or validation loss, or weight: checked at the end
-    of every epoch). The model was put back to the weights it had
-    at the start of that epoch (the last finite ones); ``history`` holds the epochs before."""
+    of every epoch). The model was put back to the weights it had at the start of that epoch
+    (the last finite ones).
 
-    def __init__(self, message: str, epoch: int, history: dict[str, torch.Tensor],
+    Attributes:
+        - ``epoch``: the epoch (counted from 1) in which training stopped being finite.
+        - ``history``: the epochs before it, as ``fit`` would have returned them: a dict of the
+          ``History.history`` form (every key present, lists of floats, empty when the first epoch
+          diverged); from ``fit_runs``, a list of such dicts, one per run.
+        - ``loss``: the training loss at the end of that epoch (of the first diverged run).
+    """
+
+    def __init__(self, message: str, epoch: int,
+                 history: dict[str, list[float]] | list[dict[str, list[float]]],
                  loss: float = math.nan) -> None:
         super().__init__(message)
-        self.epoch = epoch          # 1-based: the epoch in which the loss stopped being finite
+        self.epoch = epoch
         self.history = history
-        self.loss = loss            # the training loss at the end of that epoch (of a diverged run)
+        self.loss = loss
 
 
-def resolve_loss(loss):
+def fit_params(*, epochs: int, step_size: float, batch_size: int, momentum: float, decay: float,
+               loss) -> dict[str, object]:
+    """``History.params``: the hyper-parameters of a fit, the loss by its class name. One place for
+    ``Sequential.fit``, ``runs.fit_runs`` and the torch reference (``minidl.lab.compare``)."""
+    return dict(epochs=epochs, step_size=step_size, batch_size=batch_size, momentum=momentum,
+                decay=decay, loss=resolve_loss(loss).__name__)
+
+
+def resolve_loss(loss) -> type:
+    """The loss class for ``loss``: ``'mse'`` -> ``MSE``, ``'elementwise'`` -> ``ElementwiseMSE``
+    (the classes themselves are accepted too); ``ValueError`` for anything else."""
     if loss in (MSE, ElementwiseMSE):
         return loss
     if isinstance(loss, str) and loss in LOSSES:
@@ -56,11 +81,14 @@ def resolve_loss(loss):
     raise ValueError(f"loss: expected one of {sorted(LOSSES)} (or the class MSE / ElementwiseMSE), got {loss!r}")
 
 
-def check_data(model, x, y, name: str):
-    """Validate a (features, labels) pair for ``model`` and return (x, one-hot targets)."""
-    xname, yname = ("x", "y") if name == "" else (f"x_{name}", f"y_{name}")
-    dtype, lead = model.dtype, model.lead_dims
-    check_float_tensor(x, xname, dtype)
+def check_features(model, x, xname: str) -> torch.Tensor:
+    """Return ``x`` if it is a valid input for ``model``, else raise naming ``xname``.
+
+    Shape: ``(N, in_features)``, or ``(R, N, in_features)`` for a model with R runs; N >= 1;
+    the model's dtype; finite values.
+    """
+    lead = model.lead_dims
+    check_float_tensor(x, xname, model.dtype)
     if x.dim() != lead + 2 or x.shape[-1] != model.in_features or (lead and x.shape[0] != model.runs):
         want = "(N, {f})" if not lead else "(runs={r}, N, {f})"
         raise ValueError(f"{xname}: expected shape {want.format(f=model.in_features, r=model.runs)}, "
@@ -68,6 +96,19 @@ def check_data(model, x, y, name: str):
     if x.shape[-2] == 0:
         raise ValueError(f"{xname}: expected at least one sample, got an empty tensor {tuple(x.shape)}")
     check_finite(x, xname)
+    return x
+
+
+def check_data(model, x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate a (features, labels) pair for ``model`` and return (x, one-hot targets).
+
+    ``name`` is ``''`` (the arguments are called ``x``, ``y``), ``'train'`` or ``'validation'``
+    (``x_train``, ``y_train``, ...). ``y``: int labels ``x.shape[:-1]`` or float one-hot targets
+    ``(*x.shape[:-1], out_features)``.
+    """
+    xname, yname = ("x", "y") if name == "" else (f"x_{name}", f"y_{name}")
+    dtype = model.dtype
+    check_features(model, x, xname)
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"{yname}: expected a torch.Tensor of labels, got {type(y).__name__}; convert it "
                         f"first, e.g. torch.as_tensor({yname}, dtype=torch.int64)")
@@ -87,14 +128,42 @@ def check_data(model, x, y, name: str):
 
 
 def metrics(model, x: torch.Tensor, t: torch.Tensor, loss) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, accuracy) of ``model`` on (x, one-hot t): tensors of shape () or (R,)."""
+    """(loss, accuracy) of ``model`` on ``x`` against one-hot targets ``t``, unchecked.
+
+    Shape: ``x`` ``(N, in)``, ``t`` ``(N, C)`` -> two tensors of shape ``()``; with R runs,
+    ``(R, N, in)``, ``(R, N, C)`` -> two of shape ``(R,)``. Accuracy: the fraction of rows whose
+    arg-max output is the target's class.
+    """
     out = model.forward(x)
     correct = labels_of(out) == labels_of(t)
     return loss.compute_loss(out, t), correct.to(x.dtype).mean(-1)
 
 
+def evaluate(model, x, y, loss="mse") -> list[dict[str, float]]:
+    """``{'loss': float, 'accuracy': float}`` of every run of ``model`` on (x, y), checked: a list
+    of one for a single model, of R for a model with R runs (``Sequential.evaluate`` and
+    ``runs.evaluate_runs`` call this)."""
+    x, t = check_data(model, x, y, "")
+    value, accuracy = metrics(model, x, t, resolve_loss(loss))
+    return [dict(zip(METRICS[:2], pair)) for pair in zip(value.reshape(-1).tolist(), accuracy.reshape(-1).tolist())]
+
+
+def epoch_logs(evaluate: Callable, training: tuple, validation: tuple | None = None) -> dict:
+    """The end-of-epoch record ``{'loss', 'accuracy'[, 'val_loss', 'val_accuracy']}`` (``METRICS``),
+    where ``evaluate(x, t)`` returns (loss, accuracy) on one set and ``training``,
+    ``validation`` are ``(x, t)`` pairs (validation optional)."""
+    logs = dict(zip(METRICS[:2], evaluate(*training)))
+    if validation is not None:
+        logs.update(zip(METRICS[2:], evaluate(*validation)))
+    return logs
+
+
 def shuffled_order(n: int, generators: list[torch.Generator | None], runs: int | None) -> torch.Tensor:
-    """A fresh random order of the n samples: (n,), or (R, n) with one order per run."""
+    """A fresh random order of the n samples (``torch.randperm``).
+
+    Shape: ``(n,)``; with R runs ``(R, n)``, run r drawn from ``generators[r]`` (or all from
+    ``generators[0]`` when only one is given).
+    """
     if runs is None:
         return torch.randperm(n, generator=generators[0])
     gens = generators if len(generators) == runs else generators[:1] * runs
@@ -104,9 +173,18 @@ def shuffled_order(n: int, generators: list[torch.Generator | None], runs: int |
 def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 100,
           step_size: float = 0.01, batch_size: int = 1, momentum: float = 0.0, decay: float = 0.9,
           loss="mse", generators: list[torch.Generator | None] = (None,),
-          callback: Callable[[int, dict[str, torch.Tensor]], None] | None = None) -> dict[str, torch.Tensor]:
-    """Train ``model`` in place; return the per-epoch metrics as tensors ``(epochs,)`` or
-    ``(epochs, R)``. Every argument is checked before anything changes."""
+          callback: Callable[[int, dict[str, torch.Tensor]], None] | None = None) -> list[History]:
+    """Train ``model`` in place (``Sequential.fit`` and ``runs.fit_runs`` call this).
+
+    Returns one ``History`` per run: a list of one for a single model, of R for a model with R
+    runs. Every argument is checked before anything changes.
+
+    Raises:
+        ``TypeError`` / ``ValueError`` for bad input (the model is unchanged then);
+        ``DivergenceError`` if the training stops being finite.
+    """
+    params = fit_params(epochs=epochs, step_size=step_size, batch_size=batch_size, momentum=momentum,
+                        decay=decay, loss=loss)
     loss = resolve_loss(loss)
     x, t = check_data(model, x, y, "train")
     if (x_validation is None) != (y_validation is None):
@@ -127,18 +205,17 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
         raise TypeError(f"callback: expected a function callback(epoch, logs) or None, got {type(callback).__name__}")
 
     with torch_threads(1):
-        return _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum,
-                           decay, loss, generators, callback)
+        history = _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum,
+                              decay, loss, generators, callback)
+    return [History(h, params) for h in per_run(history, model.runs)]
 
 
 def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum, decay, loss,
-                generators, callback) -> dict[str, torch.Tensor]:
+                generators, callback) -> dict[str, list[torch.Tensor]]:
+    """Algorithm 1 on checked arguments; returns the per-epoch ``logs`` (tensors ``()`` or ``(R,)``)."""
     n = x.shape[-2]
     params = model.param()
-    if momentum > 0:
-        gradient_step = SGD(params, momentum).step     # velocities live in the optimizer
-    else:
-        gradient_step = model.gradient_step            # the paper's thin path, eqs. (6), (7)
+    optimizer = SGD(params, momentum)      # momentum 0: the plain step, eqs. (6) and (7)
     history: dict[str, list[torch.Tensor]] = {k: [] for k in (METRICS if validation else METRICS[:2])}
 
     for epoch in range(epochs):
@@ -149,11 +226,9 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
         for xb, tb in zip(xs.split(batch_size, dim=-2), ts.split(batch_size, dim=-2)):
             model.zero_grad()
             model.backward(loss.compute_grad(model.forward(xb), tb))
-            gradient_step(eta)
+            optimizer.step(eta)
 
-        logs = dict(zip(("loss", "accuracy"), metrics(model, x, t, loss)))
-        if validation:
-            logs.update(zip(("val_loss", "val_accuracy"), metrics(model, *validation, loss)))
+        logs = epoch_logs(lambda xe, te: metrics(model, xe, te, loss), (x, t), validation)
         diverged = not_finite(logs, params)
         if bool(diverged.any()):
             for (value, _), old in zip(params, last_finite):
@@ -163,13 +238,25 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
             history[k].append(v)
         if callback is not None:
             callback(epoch, logs)
-    return {k: torch.stack(v) for k, v in history.items()}
+    return history
+
+
+def per_run(history: dict[str, list[torch.Tensor]], runs: int | None) -> list[dict[str, list[float]]]:
+    """Per-epoch metric tensors (each of shape () or (R,)) to ``History.history`` dicts of floats,
+    one per run (one for a single model); a key with no epoch yet gives empty lists."""
+    columns = {k: torch.stack(v).reshape(len(v), -1).T.tolist() if v else [[] for _ in range(runs or 1)]
+               for k, v in history.items()}
+    return [{k: c[r] for k, c in columns.items()} for r in range(runs or 1)]
 
 
 def not_finite(logs: dict[str, torch.Tensor], params) -> torch.Tensor:
-    """Which runs (a bool of shape () or (R,)) have a NaN or infinite loss, validation loss or
-    weight. Run once per epoch. The loss alone can miss it: a training loss of 4e37 is finite
-    in float32 while the validation loss already overflows."""
+    """Which runs have a NaN or infinite loss, validation loss or weight, checked once per epoch.
+
+    Shape: a bool tensor ``()``, or ``(R,)`` with R runs.
+
+    The loss alone can miss it: a training loss of 4e37 is finite in float32 while the
+    validation loss already overflows, and tanh(inf) = 1 hides an infinite weight.
+    """
     bad = ~torch.isfinite(logs["loss"])
     if "val_loss" in logs:
         bad |= ~torch.isfinite(logs["val_loss"])
@@ -189,12 +276,18 @@ def divergence_error(logs, diverged, runs, epoch, eta, step_size, history) -> Di
     return DivergenceError(
         f"training diverged at epoch {epoch}{which}: {what} with step size {eta:.3g}; try a smaller "
         f"step_size (e.g. {step_size / 10:g}). The model keeps its weights from the start of epoch {epoch}.",
-        epoch, {k: torch.stack(v) for k, v in history.items() if v}, logs["loss"][diverged].flatten()[0].item())
+        epoch, per_run(history, None)[0] if runs is None else per_run(history, runs),
+        logs["loss"][diverged].flatten()[0].item())
 
 
 def make_generators(seed: int | None, generator) -> list[torch.Generator | None]:
     """The random streams of a fit: from ``seed``, from ``generator`` (one, or one per run), or
-    torch's global generator when neither is given."""
+    torch's global generator (``[None]``) when neither is given.
+
+    Raises:
+        ``ValueError`` if both are given or ``seed`` is negative; ``TypeError`` if ``generator``
+        is not a ``torch.Generator`` or a list of them.
+    """
     if seed is not None and generator is not None:
         raise ValueError("fit: give seed or generator, not both")
     if seed is not None:

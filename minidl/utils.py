@@ -1,4 +1,5 @@
-"""The data set of Section II, and the label/target conversions that training needs."""
+"""The data set of Section II, the label/target conversions that training needs, and the
+one switch of torch's thread count (``torch_threads``)."""
 from __future__ import annotations
 
 import math
@@ -15,11 +16,15 @@ CENTRE = (0.5, 0.5)
 
 def build_data(n: int = 1000, *, generator: torch.Generator | None = None,
                dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` points uniform in [0, 1]^2, labelled 1 inside the disk of centre (0.5, 0.5) and
-    radius 1/sqrt(2 pi), 0 outside.
+    r"""``n`` points uniform in [0, 1]^2, labelled 1 inside the disk of centre (0.5, 0.5) and
+    radius 1/sqrt(2 pi), 0 outside (Section II): :math:`y = [\lVert x - c \rVert^2 < r^2]`.
 
-    Returns ``x`` of shape ``(n, 2)`` and dtype ``dtype``, and ``y`` of shape ``(n,)``, int64.
-    The disk has area 1/2, so the two classes are balanced in expectation.
+    Shape: ``x`` ``(n, 2)`` of ``dtype``; ``y`` ``(n,)``, int64. The disk has area 1/2, so the
+    two classes are balanced in expectation. ``generator`` fixes the draw.
+
+    Raises:
+        ``TypeError`` / ``ValueError`` for a non-integer or non-positive ``n``, a ``generator``
+        that is not a ``torch.Generator``, a ``dtype`` that is not floating point.
     """
     check_int(n, "build_data n", 1)
     if generator is not None and not isinstance(generator, torch.Generator):
@@ -32,14 +37,24 @@ def build_data(n: int = 1000, *, generator: torch.Generator | None = None,
 
 
 def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Integer labels of shape ``(..., N)`` to one-hot targets ``(..., N, num_classes)``."""
+    """One-hot targets: ``t[..., i, c] = 1`` if ``labels[..., i] == c`` else 0.
+
+    Shape: labels ``(N,)`` or ``(R, N)``, integers in [0, num_classes) -> ``(..., N, num_classes)``.
+    """
     out = torch.zeros(*labels.shape, num_classes, dtype=dtype)
     return out.scatter_(-1, labels.long().unsqueeze(-1), 1.0)   # scatter_ wants int64 indices
 
 
 def as_targets(y, num_classes: int, dtype: torch.dtype, name: str = "y") -> torch.Tensor:
-    """Accept int labels ``(N,)`` or one-hot targets ``(N, C)`` (with a leading run dimension
-    when training many runs) and return float one-hot targets, or raise naming what is wrong."""
+    """Float one-hot targets from int labels or from targets that are one-hot already.
+
+    Shape: ``y`` int labels ``(N,)`` or float targets ``(N, C)`` (``(R, N)`` / ``(R, N, C)``
+    with a run dimension) -> ``(..., N, C)`` of ``dtype``.
+
+    Raises:
+        ``TypeError`` for a non-tensor or a bool tensor; ``ValueError`` for labels outside
+        [0, C-1] or targets whose last dimension is not C; the message names ``name``.
+    """
     check_tensor(y, name)
     if not y.is_floating_point() and y.dtype != torch.bool:
         if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
@@ -54,7 +69,10 @@ def as_targets(y, num_classes: int, dtype: torch.dtype, name: str = "y") -> torc
 
 
 def labels_of(targets: torch.Tensor) -> torch.Tensor:
-    """Class labels from one-hot targets (or from network outputs): the arg-max."""
+    """Class labels from one-hot targets (or from network outputs): the arg-max.
+
+    Shape: ``(..., N, C)`` -> ``(..., N)``, int64.
+    """
     return targets.argmax(-1)
 
 

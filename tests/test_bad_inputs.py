@@ -30,7 +30,7 @@ import torch
 import minidl
 from minidl import (MSE, SGD, ElementwiseMSE, Linear, ReLU, Sequential, Tanh, build_data,
                     paper_model)
-from minidl.runs import fit_runs, stack_models
+from minidl.runs import evaluate_runs, fit_runs, stack_models
 from minidl.utils import one_hot
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
@@ -68,8 +68,8 @@ def make_world(tmp: str) -> dict[str, object]:
     stacked = stack_models([paper_model(generator=g), paper_model(generator=g)])
     return dict(torch=torch, np=np, minidl=minidl, build_data=build_data, Linear=Linear, ReLU=ReLU,
                 Tanh=Tanh, Sequential=Sequential, MSE=MSE, ElementwiseMSE=ElementwiseMSE, SGD=SGD,
-                paper_model=paper_model, fit_runs=fit_runs, x=x, y=y, model=model, opt=opt, lin=lin,
-                relu=relu, tanh=tanh, other=other, stacked=stacked, new_linear=Linear(2, 3),
+                paper_model=paper_model, fit_runs=fit_runs, evaluate_runs=evaluate_runs, x=x, y=y,
+                model=model, opt=opt, lin=lin, relu=relu, tanh=tanh, other=other, stacked=stacked, new_linear=Linear(2, 3),
                 new_relu=ReLU(), new_model=paper_model(), saved=saved, truncated=truncated,
                 corrupt=corrupt, nan=float("nan"), inf=float("inf"))
 
@@ -162,6 +162,9 @@ CASES: list[Case] = [
     Case("evaluate", "model.evaluate(x, y[:10])", V, ("x and y", "same number of samples", "(10,)")),
     Case("evaluate", "model.evaluate(x.double(), y)", T, ("x", "torch.float32", "torch.float64")),
     Case("evaluate", "model.evaluate(x, y, loss='mae')", V, ("loss", "'mse'", "'mae'")),
+    Case("evaluate", "stacked.evaluate(x.expand(2, 40, 2), y.expand(2, 40))", T,
+         ("evaluate", "several runs (2)", "minidl.runs.evaluate_runs")),
+    Case("evaluate_runs", "evaluate_runs(model, x, y)", T, ("evaluate_runs", "run dimension", "model.evaluate")),
     # --- the losses ---------------------------------------------------------------------------
     Case("MSE", "MSE.compute_loss(torch.ones(40, 1), torch.ones(40))", V, ("same shape", "(40, 1)", "(40,)")),
     Case("MSE", "MSE.compute_grad(torch.ones(40, 1), torch.ones(40))", V, ("same shape", "(40, 1)", "(40,)")),
@@ -291,9 +294,12 @@ Do not edit by hand.
   of an epoch of `fit` raises `minidl.DivergenceError` (an `ArithmeticError`) naming the epoch
   and the step size and suggesting a smaller one; the model keeps the finite weights it had at
   the start of that epoch (`tests/test_divergence.py`).
-- **Files**: `Sequential.load` raises `ValueError` for a truncated, corrupt (the zip CRCs, and a
-  CRC-32 of the weights that `save` writes) or foreign file, and for a file saved from another architecture, naming the first layer that
-  differs; a missing file raises the usual `FileNotFoundError`.
+- **Files** (`minidl/saving.py`): `Sequential.load` raises `ValueError` for a truncated, corrupt
+  (the zip CRCs, and a CRC-32 of the weights that `save` writes) or foreign file, and for a file
+  saved from another architecture, naming the first layer that differs; a missing file raises the
+  usual `FileNotFoundError`. `Sequential.save` into a folder that does not exist raises
+  `FileNotFoundError` naming the path; it writes a temporary file and renames it, so a failed or
+  interrupted save leaves the old file whole (`tests/test_save_load.py`).
 
 ## The cases
 

@@ -7,11 +7,15 @@ paper's loss: per-sample SGD on 1000 points blows up within the first epoch.
 """
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
+from helpers import all_finite, same_weights
 from minidl import DivergenceError, build_data, paper_model
 from minidl.runs import fit_runs, paper_runs, stack_models
+from minidl.training import not_finite
 
 
 def paper_setup(seed: int = 0, n: int = 1000, init: str = "uniform"):
@@ -19,14 +23,6 @@ def paper_setup(seed: int = 0, n: int = 1000, init: str = "uniform"):
     x, y = build_data(n, generator=g)
     xv, yv = build_data(200, generator=g)
     return g, x, y, xv, yv, paper_model(init=init, generator=g)
-
-
-def states_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def all_finite(model) -> bool:
-    return all(bool(torch.isfinite(v).all()) for v in model.state_dict().values())
 
 
 def fit_until_divergence(model, *args, **kwargs) -> tuple[DivergenceError, list[dict]]:
@@ -47,8 +43,9 @@ def test_paper_signature_step_size_diverges_in_epoch_1_and_keeps_the_initial_wei
     assert "smaller step_size" in message and "0.01" in message
     assert "loss is nan" in message or "loss is inf" in message
     assert all_finite(model)
-    assert states_equal(model.state_dict(), states[0])     # the start of epoch 1
-    assert error.history == {}                              # no epoch finished
+    assert same_weights(model.state_dict(), states[0])     # the start of epoch 1
+    # no epoch finished: every key of History.history, each an empty list
+    assert error.history == {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
 
 
 def test_divergence_in_a_later_epoch_restores_the_start_of_that_epoch():
@@ -60,19 +57,40 @@ def test_divergence_in_a_later_epoch_restores_the_start_of_that_epoch():
     eta = 0.3 * 0.9 ** (error.epoch - 1)                    # the decayed step size of that epoch
     assert f"epoch {error.epoch}" in str(error) and f"step size {eta:.3g}" in str(error)
     assert len(states) == error.epoch                       # epochs 1 .. epoch-1 finished
-    assert states_equal(model.state_dict(), states[-1])     # = weights at the start of that epoch
-    assert not states_equal(states[-1], states[0])          # and they are not the initial ones
+    assert same_weights(model.state_dict(), states[-1])     # = weights at the start of that epoch
+    assert not same_weights(states[-1], states[0])          # and they are not the initial ones
     assert all_finite(model)
     assert set(error.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == error.epoch - 1 for v in error.history.values())
-    assert bool(torch.isfinite(error.history["loss"]).all())
+    assert all(math.isfinite(value) for value in error.history["loss"])
+
+
+def test_the_divergence_history_is_what_fit_would_have_returned():
+    """Same types as History.history (lists of floats), same values as a fit of the epochs that
+    finished, run from the same start."""
+    g, x, y, xv, yv, model = paper_setup()
+    start = model.state_dict()
+    error, _ = fit_until_divergence(model, x, y, xv, yv, epochs=20, step_size=0.3, batch_size=100, seed=5)
+    finished = error.epoch - 1
+    assert finished >= 1
+    model.load_state_dict(start)
+    history = model.fit(x, y, xv, yv, epochs=finished, step_size=0.3, batch_size=100, seed=5).history
+    assert all(type(value) is float for values in error.history.values() for value in values)
+    assert error.history == history
+
+
+def test_many_runs_divergence_history_is_one_history_dict_per_run():
+    generators, data, stacked, _ = paper_runs([0, 1], paper_model, n_train=1000, n_validation=100)
+    with pytest.raises(DivergenceError) as info:
+        fit_runs(stacked, *data[:4], generator=generators, epochs=5, step_size=0.1)
+    assert info.value.history == [{"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}] * 2
 
 
 def test_momentum_diverges_too():
     g, x, y, xv, yv, model = paper_setup()
     error, states = fit_until_divergence(model, x, y, epochs=5, step_size=0.2, momentum=0.5, generator=g)
     assert "step size 0.2" in str(error) and "smaller step_size" in str(error)
-    assert states_equal(model.state_dict(), states[-1]) and all_finite(model)
+    assert same_weights(model.state_dict(), states[-1]) and all_finite(model)
 
 
 def test_divergence_is_an_arithmetic_error_and_not_a_bad_input_error():
@@ -105,7 +123,7 @@ def test_many_runs_path_diverges_and_keeps_every_runs_weights():
         fit_runs(stacked, *data[:4], generator=generators, epochs=5, step_size=0.1)
     assert info.value.epoch == 1
     assert "in runs [0, 1, 2]" in str(info.value) and "step size 0.1" in str(info.value)
-    assert states_equal(stacked.state_dict(), before) and all_finite(stacked)
+    assert same_weights(stacked.state_dict(), before) and all_finite(stacked)
 
 
 def test_many_runs_path_names_only_the_runs_that_diverged():
@@ -119,7 +137,7 @@ def test_many_runs_path_names_only_the_runs_that_diverged():
     message = str(info.value)
     assert "in runs [1]" in message
     assert "loss is nan" in message or "loss is inf" in message    # the diverged run's loss, not run 0's
-    assert states_equal(stacked.state_dict(), before) and all_finite(stacked)
+    assert same_weights(stacked.state_dict(), before) and all_finite(stacked)
 
 
 def test_an_overflowing_validation_loss_counts_as_divergence():
@@ -135,14 +153,13 @@ def test_an_overflowing_validation_loss_counts_as_divergence():
         model.fit(x, y, xv, yv, epochs=3, step_size=10 ** 2.473875455298713, batch_size=3, momentum=0.5,
                   decay=0.5, loss="elementwise", generator=g,
                   callback=lambda epoch, logs: states.append(model.state_dict()))
-    assert states_equal(model.state_dict(), states[-1]) and all_finite(model)
-    assert all(bool(torch.isfinite(v).all()) for v in info.value.history.values())
+    assert same_weights(model.state_dict(), states[-1]) and all_finite(model)
+    assert all(math.isfinite(value) for values in info.value.history.values() for value in values)
 
 
 def test_a_non_finite_weight_is_caught_even_when_the_losses_are_finite():
     """Tanh can hide an infinite weight (tanh(inf) = 1), so the end-of-epoch check looks at the
     weights too, run by run."""
-    from minidl.training import not_finite
     finite_logs = {"loss": torch.tensor([0.1, 0.2]), "val_loss": torch.tensor([0.1, 0.2])}
     stacked = stack_models([paper_model(), paper_model()])
     assert not_finite(finite_logs, stacked.param()).tolist() == [False, False]

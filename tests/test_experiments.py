@@ -15,8 +15,11 @@ import torch
 from minidl import paper_model
 from minidl.lab import experiments as E
 from minidl.losses import ElementwiseMSE, MSE
+from minidl.lab.plots import distance_to_boundary
 from minidl.lab.reproduce import NOTEBOOKS, find_notebooks, main as reproduce_main
+from minidl.lab.plots import decision_grid
 from minidl.runs import make_run
+from minidl.utils import RADIUS
 
 SEEDS = [3, 4, 5]
 SMALL = dict(epochs=3, n_train=80, n_validation=40, n_test=30, progress=None)
@@ -97,15 +100,6 @@ def test_progress_is_printed_every_few_epochs(capsys):
 
 # --- comparing with the paper ------------------------------------------------------------------
 
-def test_summarise_is_mean_and_sample_std():
-    s = E.summarise({"a": [1.0, 2.0, 4.0], "b": [0.5]})
-    assert s["a"]["mean"] == pytest.approx(7 / 3)
-    assert s["a"]["std"] == pytest.approx(statistics.stdev([1.0, 2.0, 4.0]))
-    assert s["b"] == {"mean": 0.5, "std": 0.0}
-    with pytest.raises(ValueError, match="'c' has no values"):
-        E.summarise({"c": []})
-
-
 def fake_table(**means):
     return {k: {"mean": means.get(k, m), "std": 0.0} for k, (m, _) in E.PAPER_FIG1.items()}
 
@@ -182,13 +176,16 @@ def test_figures_are_written_as_png(results, tmp_path):
     assert [p.name for p in E.written_since(start, tmp_path)] == ["fig2.png", "fig3.png"]
     assert E.written_since(start, tmp_path / "missing") == []
     assert len(fig2.axes) == 2 and len(fig3.axes) == 2
+    wrong = int((r.run_model(0).predict(r.data[4][0]) != r.data[5][0]).sum())
+    for ax in fig3.axes:                     # both panels: the same points, the same count in red
+        assert f"misclassified ({wrong})" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(fig3.axes[1].collections) > len(fig3.axes[0].collections)     # + the regions
     plt.close("all")
 
 
 def test_distance_to_boundary():
-    from minidl.utils import RADIUS
     x = torch.tensor([[0.5, 0.5], [0.5 + RADIUS, 0.5], [1.0, 0.5]])
-    assert E.distance_to_boundary(x).tolist() == pytest.approx([RADIUS, 0.0, 0.5 - RADIUS], abs=1e-6)
+    assert distance_to_boundary(x).tolist() == pytest.approx([RADIUS, 0.0, 0.5 - RADIUS], abs=1e-6)
 
 
 def test_figures_folder_is_the_repository_s():
@@ -242,3 +239,11 @@ def test_reproduce_executes_in_place_and_stops_on_error(tmp_path, capsys):
 def test_reproduce_with_no_notebook_fails_clearly(tmp_path, capsys):
     assert reproduce_main(["--notebooks", str(tmp_path)]) == 1
     assert "no notebook" in capsys.readouterr().err
+
+
+def test_the_learned_boundary_is_where_the_prediction_changes(results):
+    """Fig. 3's contour: ``output_margin`` is positive exactly where the model predicts 1."""
+    model = results["elementwise"].run_model(0)
+    gx, gy, margin = E.output_margin(model, resolution=50)
+    assert torch.equal((margin > 0).long(), decision_grid(model, resolution=50)[2])
+    assert bool((margin > 0).any()) and bool((margin < 0).any())     # the boundary crosses the square

@@ -1,21 +1,16 @@
-"""The gradient checker: it passes every correct layer and catches broken ones."""
+"""The gradient checker itself: its formula, its refusals, and that it catches broken layers and
+losses (that it passes every correct one is what test_layers.py and test_properties.py use it for)."""
 import math
 
 import pytest
 import torch
-from hypothesis import assume, given, settings, strategies as st
 
-from minidl import MSE, ElementwiseMSE, Linear, ReLU, Sequential, Tanh, paper_model
-from minidl.lab.gradcheck import (DEFAULT_H, away_from_zero, check_loss, check_module, nearest_kink,
-                              numerical_gradient, relative_error, results_table)
+from helpers import F64, generator as gen
+from minidl import MSE, Linear, ReLU, Sequential, Tanh, paper_model
+from minidl.lab.gradcheck import (away_from_zero, check_loss, check_module, numerical_gradient, relative_error,
+                                  results_table)
 
-F64 = torch.float64
 ORACLES = ("numerical", "autograd")
-fast = settings(max_examples=25, deadline=None)
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 class BrokenReLU(ReLU):
@@ -67,47 +62,7 @@ def test_numerical_gradient_of_a_cube_and_restores_the_tensor():
     assert torch.allclose(grad, 3 * t ** 2, rtol=0, atol=1e-8)
 
 
-# --- correct layers pass, whatever their sizes ---------------------------------------------------
-@fast
-@given(i=st.integers(1, 6), o=st.integers(1, 6), n=st.integers(1, 5), seed=st.integers(0, 2**31 - 1))
-def test_linear_passes_both_oracles(i, o, n, seed):
-    g = gen(seed)
-    layer = Linear(i, o, dtype=F64, generator=g)
-    x = torch.randn(n, i, generator=g, dtype=F64)
-    for oracle in ORACLES:
-        result = check_module(layer, x, oracle=oracle, generator=g)
-        assert result.passed, result
-        assert set(result.errors) == {"input", "weight", "bias"}
-
-
-@fast
-@given(layer=st.sampled_from([ReLU, Tanh]), n=st.integers(1, 5), d=st.integers(1, 6),
-       scale=st.floats(0.1, 3.0), seed=st.integers(0, 2**31 - 1))
-def test_activations_pass_both_oracles(layer, n, d, scale, seed):
-    g = gen(seed)
-    x = away_from_zero(scale * torch.randn(n, d, generator=g, dtype=F64))
-    for oracle in ORACLES:
-        result = check_module(layer(), x, oracle=oracle, generator=g)
-        assert result.passed, result
-
-
-@fast
-@given(sizes=st.lists(st.integers(1, 5), min_size=2, max_size=4),
-       activations=st.lists(st.sampled_from([ReLU, Tanh]), min_size=3, max_size=3),
-       n=st.integers(1, 4), seed=st.integers(0, 2**31 - 1))
-def test_random_networks_pass_both_oracles(sizes, activations, n, seed):
-    g = gen(seed)
-    layers = []
-    for k, (i, o) in enumerate(zip(sizes, sizes[1:])):
-        layers += [Linear(i, o, dtype=F64, generator=g)] + ([activations[k]()] if k < len(sizes) - 2 else [])
-    model = Sequential(*layers)
-    x = torch.randn(n, sizes[0], generator=g, dtype=F64)
-    assume(nearest_kink(model, x) > 100 * DEFAULT_H)   # a finite difference across a kink is no test
-    for oracle in ORACLES:
-        result = check_module(model, x, oracle=oracle, generator=g)
-        assert result.passed, result
-
-
+# --- the whole paper network passes (single layers, random networks: test_layers, test_properties)
 def test_paper_model_passes_and_parameters_are_untouched():
     g = gen(1)
     model = paper_model(dtype=F64, generator=g)
@@ -118,18 +73,6 @@ def test_paper_model_passes_and_parameters_are_untouched():
     assert list(result.errors) == ["input"] + [f"{k}.{p}" for k in (0, 2, 4, 6) for p in ("weight", "bias")]
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(not grad.any() for _, grad in model.param())
-
-
-@fast
-@given(loss=st.sampled_from([MSE, ElementwiseMSE]), n=st.integers(1, 6), c=st.integers(1, 4),
-       seed=st.integers(0, 2**31 - 1))
-def test_losses_pass_both_oracles(loss, n, c, seed):
-    g = gen(seed)
-    predictions = torch.randn(n, c, generator=g, dtype=F64)
-    targets = torch.rand(n, c, generator=g, dtype=F64)
-    for oracle in ORACLES:
-        result = check_loss(loss, predictions, targets, oracle=oracle)
-        assert result.passed, result
 
 
 # --- broken layers fail, and the message says where ----------------------------------------------

@@ -1,121 +1,44 @@
-"""Each layer's backward is the derivative of its forward: checked against central finite
-differences and against torch.autograd on the same weights (float64), on shapes drawn by
-hypothesis, with and without the leading run dimension."""
+"""The layers: each ``backward`` is the derivative of its ``forward`` (checked by the kit's
+gradient checker, ``minidl.lab.gradcheck``, against central finite differences and against
+torch.autograd, on shapes drawn by hypothesis, with and without the leading run dimension),
+and the layers' layout, initialisation, accumulation and gradient step."""
 import math
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
-from minidl.lab.gradcheck import numerical_gradient
-from minidl import ElementwiseMSE, Linear, MSE, ReLU, Sequential, Tanh, paper_model
-
-F64 = torch.float64
-settings.register_profile("minidl", max_examples=40, deadline=None)
-settings.load_profile("minidl")
+from helpers import F64, generator
+from minidl import ElementwiseMSE, Linear, MSE, ReLU, Tanh, paper_model
+from minidl.lab.gradcheck import away_from_zero, check_loss, check_module
 
 
-def rel_error(a: torch.Tensor, b: torch.Tensor, tiny: float = 1e-12) -> float:
-    """Relative error of the whole gradient tensor: ||a - b|| / max(||a||, ||b||).
-
-    Measured on the tensor rather than entry by entry: an entry of 1e-4 carries the same
-    absolute rounding noise (~1e-10 here) as an entry of 1, which is no error of backward's."""
-    return ((a - b).norm() / max(a.norm().item(), b.norm().item(), tiny)).item()
-
-
-def away_from_zero(shape, g):
-    """Inputs with |value| >= 0.1, so ReLU's kink at 0 is never straddled by the differences."""
-    x = torch.rand(shape, generator=g, dtype=F64) * 1.9 + 0.1
-    return x * (torch.randint(0, 2, shape, generator=g) * 2 - 1)
-
-
-def make_layer(kind, n_in, n_out, runs, g):
-    if kind == "linear":
-        return Linear(n_in, n_out, runs=runs, dtype=F64, generator=g)
-    return ReLU() if kind == "relu" else Tanh()
-
-
-shapes = st.tuples(st.sampled_from(["linear", "relu", "tanh"]), st.integers(1, 6), st.integers(1, 6),
-                   st.integers(1, 5), st.sampled_from([None, 1, 3]), st.integers(0, 2**31))
-
-
-@given(shapes)
-def test_layer_backward_matches_finite_differences(case):
-    kind, n_in, n_out, n, runs, seed = case
-    g = torch.Generator().manual_seed(seed)
-    layer = make_layer(kind, n_in, n_out, runs, g)
+@given(kind=st.sampled_from([Linear, ReLU, Tanh]), n_in=st.integers(1, 6), n_out=st.integers(1, 6),
+       n=st.integers(1, 5), runs=st.sampled_from([None, 1, 3]), seed=st.integers(0, 2**31))
+def test_each_layer_backward_passes_the_gradient_checker(kind, n_in, n_out, n, runs, seed):
+    """Eqs. (2)-(5): the input gradient and every parameter gradient, entry by entry. The autograd
+    oracle builds torch.nn layers, which have no run dimension: with runs, finite differences only."""
+    g = generator(seed)
+    layer = Linear(n_in, n_out, runs=runs, dtype=F64, generator=g) if kind is Linear else kind()
     lead = () if runs is None else (runs,)
-    x = away_from_zero((*lead, n, n_in), g)
-    out_shape = layer.forward(x).shape
-    r = torch.randn(out_shape, generator=g, dtype=F64)          # f = sum(forward(x) * r)
-    f = lambda: (layer.forward(x) * r).sum().item()
-    layer.forward(x)
-    layer.zero_grad()
-    grad_x = layer.backward(r)
-    assert rel_error(grad_x, numerical_gradient(f, x, h=1e-6)) < 1e-7
-    for value, grad in layer.param():
-        assert rel_error(grad, numerical_gradient(f, value, h=1e-6)) < 1e-7
-
-
-def autograd_reference(layers, params, x, t):
-    """The same network written with torch.autograd: the independent oracle."""
-    h, i = x, 0
-    for layer in layers:
-        if isinstance(layer, Linear):
-            w, b = params[i], params[i + 1]
-            i += 2
-            h = h @ w.mT + b.unsqueeze(-2)
-        else:
-            h = torch.relu(h) if isinstance(layer, ReLU) else torch.tanh(h)
-    return ((h - t) ** 2).sum(-1).mean(-1).sum()
-
-
-@given(st.lists(st.tuples(st.integers(1, 7), st.sampled_from(["relu", "tanh"])), min_size=0, max_size=3),
-       st.integers(1, 6), st.sampled_from([None, 2]), st.integers(0, 2**31))
-def test_sequential_gradients_match_autograd(hidden, n, runs, seed):
-    g = torch.Generator().manual_seed(seed)
-    sizes = [2] + [h for h, _ in hidden] + [3]
-    model = Sequential()
-    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        model.add_layer(Linear(a, b, runs=runs, dtype=F64, generator=g))
-        if k < len(hidden):
-            model.add_layer(ReLU() if hidden[k][1] == "relu" else Tanh())
-    lead = () if runs is None else (runs,)
-    x = torch.rand(*lead, n, 2, generator=g, dtype=F64)
-    t = torch.rand(*lead, n, 3, generator=g, dtype=F64)
-    model.zero_grad()
-    grad_x = model.backward(MSE.compute_grad(model.forward(x), t))
-
-    params = [value.clone().requires_grad_() for value, _ in model.param()]
-    xr = x.clone().requires_grad_()
-    autograd_reference(model.layers, params, xr, t).backward()
-    assert (grad_x - xr.grad).abs().max().item() < 1e-10
-    for (_, grad), p in zip(model.param(), params):
-        assert (grad - p.grad).abs().max().item() < 1e-10
-
-
-def test_whole_paper_network_matches_finite_differences():
-    g = torch.Generator().manual_seed(3)
-    model = paper_model(dtype=F64, generator=g)
-    x, t = torch.rand(4, 2, generator=g, dtype=F64), torch.rand(4, 2, generator=g, dtype=F64)
-    f = lambda: MSE.compute_loss(model.forward(x), t).item()
-    model.zero_grad()
-    model.backward(MSE.compute_grad(model.forward(x), t))
-    for value, grad in model.param():
-        assert rel_error(grad, numerical_gradient(f, value, h=1e-6)) < 1e-7
+    x = away_from_zero(torch.randn(*lead, n, n_in, generator=g, dtype=F64))   # off ReLU's kink
+    for oracle in ("numerical",) if runs else ("numerical", "autograd"):
+        result = check_module(layer, x, oracle=oracle, generator=g)
+        assert result.passed, result
+        assert set(result.errors) == ({"input", "weight", "bias"} if kind is Linear else {"input"})
 
 
 @pytest.mark.parametrize("loss", [MSE, ElementwiseMSE])
 @given(n=st.integers(1, 6), c=st.integers(1, 4), seed=st.integers(0, 2**31))
-def test_loss_gradient_matches_finite_differences_and_torch(loss, n, c, seed):
-    g = torch.Generator().manual_seed(seed)
+def test_loss_gradient_passes_the_gradient_checker_and_its_value_is_torch_s(loss, n, c, seed):
+    """Eq. (1) over a batch, against finite differences and autograd; the value against an
+    independent formula (the paper's sum over outputs, or torch.nn.functional.mse_loss)."""
+    g = generator(seed)
     pred, t = torch.randn(n, c, generator=g, dtype=F64), torch.randn(n, c, generator=g, dtype=F64)
-    grad = loss.compute_grad(pred, t)
-    assert rel_error(grad, numerical_gradient(lambda: loss.compute_loss(pred, t).item(), pred, h=1e-6)) < 1e-7
-    p = pred.clone().requires_grad_()
-    reference = ((p - t) ** 2).sum(1).mean() if loss is MSE else torch.nn.functional.mse_loss(p, t)
-    reference.backward()
-    assert (grad - p.grad).abs().max().item() < 1e-12
+    for oracle in ("numerical", "autograd"):
+        result = check_loss(loss, pred, t, oracle=oracle)
+        assert result.passed, result
+    reference = ((pred - t) ** 2).sum(1).mean() if loss is MSE else torch.nn.functional.mse_loss(pred, t)
     assert math.isclose(loss.compute_loss(pred, t).item(), reference.item(), rel_tol=1e-12)
 
 

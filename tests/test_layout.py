@@ -2,11 +2,15 @@
 the notebooks, tests and benchmarks use around it. The framework never imports the lab, and
 its code never touches torch.nn, torch.optim or autograd."""
 import ast
+import io
 import pathlib
 import subprocess
 import sys
+import tokenize
 
 import pytest
+
+from minidl import Linear, ReLU, Sequential, Tanh
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "minidl"
 FRAMEWORK = sorted(PACKAGE.glob("*.py"))
@@ -54,3 +58,36 @@ def test_the_framework_uses_no_torch_nn_or_autograd(path):
             assert node.attr not in ("requires_grad", "requires_grad_", "grad_fn"), f"minidl/{path.name} uses {dotted}"
     modules = imported_modules(path)
     assert not any(m.startswith(BANNED) for m in modules), f"minidl/{path.name} imports {modules}"
+
+
+def comment_lines(fragment: str) -> list[str]:
+    """``file:line`` of every comment (code, not docstrings) in the package that holds ``fragment``."""
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+            if token.type == tokenize.COMMENT and fragment in token.string:
+                out.append(f"{path.relative_to(PACKAGE.parent)}:{token.start[0]}")
+    return out
+
+
+@pytest.mark.parametrize("equation", ["eq. (2)", "eq. (3)", "eq. (4)", "eq. (5)", "eq. (6)", "eq. (7)"])
+def test_each_equation_is_one_line_of_code(equation):
+    """The step of eqs. (6) and (7) is written once (minidl.optim.gradient_step), as are the
+    backward equations: a student finds each of them by grep on one line."""
+    assert len(comment_lines(equation)) == 1, f"{equation} is marked on {comment_lines(equation)}"
+
+
+def test_no_layer_writes_its_own_gradient_step():
+    for cls in (Linear, ReLU, Tanh, Sequential):
+        assert "gradient_step" not in vars(cls) and "zero_grad" not in vars(cls), cls.__name__
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_are_at_the_top_of_every_module(path):
+    """No import hides inside a function: the package has no import cycle that would need one,
+    and a reader sees every dependency of a file in its first lines."""
+    inside = [f"line {node.lineno}: {ast.unparse(node)}"
+              for function in ast.walk(ast.parse(path.read_text()))
+              if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+              for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not inside, f"{path.relative_to(PACKAGE.parent)} imports inside a function: {inside}"

@@ -1,7 +1,9 @@
 """The playground's logic, without Jupyter: set a control's value as the browser would, and check
 that training ran with that value and that the figure changed."""
+import gc
 import math
 import re
+import weakref
 
 import pytest
 import torch
@@ -15,8 +17,26 @@ DIVERGED = re.compile(r"^diverged at epoch (\d+): loss is (nan|inf|-inf); try a 
 
 
 @pytest.fixture
-def playground():
-    return Playground(**SMALL)
+def build():
+    """Build playgrounds (``build(**options)``) that are closed when the test ends."""
+    built = []
+
+    def make(**options):
+        built.append(Playground(**options))
+        return built[-1]
+    yield make
+    for playground in built:
+        playground.close()
+
+
+@pytest.fixture
+def playground(build):
+    return build(**SMALL)
+
+
+def live_playgrounds() -> int:
+    gc.collect()
+    return sum(type(o) is Playground for o in gc.get_objects())
 
 
 def loss_curve(playground):
@@ -44,8 +64,8 @@ def test_built_playground_has_trained_once_and_drawn_a_png(playground):
     assert "run 1 done" in playground.status.value
 
 
-def test_defaults_are_the_papers_hyperparameters():
-    p = Playground(train=False).current_params()
+def test_defaults_are_the_papers_hyperparameters(build):
+    p = build(train=False).current_params()
     assert p == dict(step_size=0.01, momentum=0.0, batch_size=1, epochs=10, decay=0.9, init="uniform", seed=0)
 
 
@@ -86,8 +106,8 @@ def test_new_data_button_draws_new_points_and_retrains(playground):
     assert loss_curve(playground) != curve_before
 
 
-def test_curves_are_redrawn_while_training_runs():
-    playground = Playground(**{**SMALL, "epochs": 4}, render_every=0, train=False)
+def test_curves_are_redrawn_while_training_runs(build):
+    playground = build(**{**SMALL, "epochs": 4}, render_every=0, train=False)
     seen = []   # (training loss drawn, training loss so far, regions title) at each image change
     playground.image.observe(lambda change: seen.append((
         loss_curve(playground), list(playground.history["loss"]), playground.regions_ax.get_title())),
@@ -103,8 +123,8 @@ def test_curves_are_redrawn_while_training_runs():
     assert seen[0][2] == "previous decision regions (training...)"
 
 
-def test_redraws_while_training_are_throttled_by_default():
-    playground = Playground(**{**SMALL, "epochs": 8}, train=False)
+def test_redraws_while_training_are_throttled_by_default(build):
+    playground = build(**{**SMALL, "epochs": 8}, train=False)
     playground.run()
     assert 2 <= len(playground.update_times) < 9          # first epoch, maybe some, and the end
 
@@ -148,8 +168,47 @@ def test_bad_options_are_refused_with_their_name(option, value, error):
 
 
 def test_measure_latency_reports_seconds_for_a_slider_change():
+    before = live_playgrounds()
     result = measure_latency(repeats=1, **SMALL)
+    assert live_playgrounds() == before          # the playground it built is closed and freed
     assert set(result) == {"first_update_s", "full_run_s", "full_run_cpu_s", "epochs", "n_train"}
     assert 0 < result["first_update_s"] <= result["full_run_s"]
     assert result["full_run_cpu_s"] > 0
     assert (result["epochs"], result["n_train"]) == (SMALL["epochs"], SMALL["n_train"])
+
+
+# --- closing -------------------------------------------------------------------------------------
+
+def test_an_open_playground_is_kept_alive_by_its_widgets():
+    """Why close() exists: ipywidgets keeps every open widget in a registry, and the controls'
+    observers hold the playground, so dropping the last name does not free it."""
+    playground = Playground(**SMALL, train=False)
+    ref = weakref.ref(playground)
+    del playground
+    gc.collect()
+    assert ref() is not None
+    ref().close()
+
+
+def test_a_closed_playground_is_freed():
+    playground = Playground(**SMALL)
+    ref, figure = weakref.ref(playground), weakref.ref(playground.figure)
+    playground.close()
+    del playground
+    gc.collect()
+    assert ref() is None and figure() is None
+
+
+def test_close_stops_the_controls_and_clears_the_figure_and_is_idempotent():
+    playground = Playground(**SMALL)
+    widgets = [playground.widget, playground.image, playground.status, *playground.controls]
+    playground.close()
+    assert playground.closed
+    assert all(w.comm is None for w in widgets)          # closed: gone from the front-end
+    assert playground.figure.axes == []
+    playground.learning_rate.value = 0.1                 # no observer left: nothing retrains
+    assert playground.runs == 1
+    playground.close()                                   # a second close does nothing
+    assert playground.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        playground.run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import same_weights
 from minidl import build_data, paper_model
 from minidl.runs import fit_runs, paper_runs
 
@@ -28,10 +29,6 @@ def train_once(seed: int, **fit_args):
     model = paper_model(generator=g)
     history = model.fit(x, y, xv, yv, epochs=3, step_size=0.01, generator=g, **fit_args)
     return history.history, model.state_dict()
-
-
-def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -12,8 +12,8 @@ import functools
 import pytest
 import torch
 
-from minidl import Linear, ReLU, Sequential, Tanh, paper_model
-from minidl.runs import fit_runs, make_run, paper_runs, stack_models, unstack_model
+from minidl import Linear, Module, ReLU, Sequential, Tanh, paper_model
+from minidl.runs import evaluate_runs, fit_runs, make_run, paper_runs, stack_models, unstack_model
 
 SEEDS = [0, 1, 2]
 N_TRAIN, N_VALIDATION, EPOCHS = 120, 60, 3
@@ -166,3 +166,121 @@ def test_fit_runs_wants_one_generator_or_one_per_run():
         fit_runs(stacked, *data, epochs=1, generator=generators[:2])
     assert all(torch.equal(before[k], v) for k, v in stacked.state_dict().items())
     fit_runs(stacked, *data, epochs=1, generator=generators[:1])     # one shared stream is fine
+
+
+# --- nested models, unknown layers, torch's global generator --------------------------------------
+
+def nested_model(seed: int) -> Sequential:
+    g = torch.Generator().manual_seed(seed)
+    return Sequential(Sequential(Linear(2, 4, generator=g), Tanh()),
+                      Sequential(Linear(4, 3, generator=g), ReLU(), Linear(3, 2, generator=g)))
+
+
+def test_stacking_nested_models_keeps_their_layers_and_weights():
+    """A nested Sequential used to come back empty (``type(layer)()``), a different model."""
+    models = [nested_model(s) for s in range(3)]
+    stacked = stack_models(models)
+    assert stacked.runs == 3 and len(stacked.linears) == 3
+    assert [[repr(l) for l in part.layers] for part in stacked.layers] == [
+        ["Linear(in_features=2, out_features=4, runs=3)", "Tanh()"],
+        ["Linear(in_features=4, out_features=3, runs=3)", "ReLU()", "Linear(in_features=3, out_features=2, runs=3)"]]
+    x = torch.rand(3, 5, 2, generator=torch.Generator().manual_seed(0))
+    out = stacked.forward(x)
+    for r, model in enumerate(models):
+        torch.testing.assert_close(out[r], model.forward(x[r]))
+        back = unstack_model(stacked, r, nested_model(99))
+        assert all(torch.equal(back.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+class Scale(Module):
+    """A layer stack_models knows nothing about: it has a constructor argument."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def forward(self, input):
+        return input * self.factor
+
+    def backward(self, grad_wrt_output):
+        return grad_wrt_output * self.factor
+
+    def __repr__(self) -> str:
+        return f"Scale({self.factor})"
+
+
+def test_stack_models_refuses_a_layer_it_cannot_stack():
+    models = [Sequential(Linear(2, 2), Sequential(Scale(2.0), Linear(2, 2))) for _ in range(2)]
+    with pytest.raises(ValueError, match=r"stack_models: layer 1\.0 Scale\(2\.0\).*Linear.*ReLU.*Sequential"):
+        stack_models(models)
+
+
+def test_stack_models_leaves_torch_global_generator_alone():
+    models = [small_model(s) for s in range(3)]
+    nested = [nested_model(s) for s in range(2)]
+    before = torch.random.get_rng_state()
+    stack_models(models)
+    stack_models(nested)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+# --- predict and evaluate on a stacked model ---------------------------------------------------------
+
+def stacked_data(runs: int = 3, n: int = 7):
+    g = torch.Generator().manual_seed(5)
+    return torch.rand(runs, n, 2, generator=g), torch.randint(0, 2, (runs, n), generator=g)
+
+
+def test_predict_on_a_stacked_model_gives_one_row_of_labels_per_run():
+    models = [small_model(s) for s in range(3)]
+    x, _ = stacked_data()
+    labels = stack_models(models).predict(x)
+    assert labels.shape == (3, 7) and labels.dtype == torch.int64
+    for r, model in enumerate(models):
+        assert torch.equal(labels[r], model.predict(x[r]))
+
+
+def test_evaluate_on_a_stacked_model_names_evaluate_runs():
+    """It used to raise a bare RuntimeError from inside the loss."""
+    stacked = stack_models([small_model(s) for s in range(3)])
+    x, y = stacked_data()
+    with pytest.raises(TypeError, match=r"evaluate: this model holds several runs \(3\).*minidl\.runs\.evaluate_runs"):
+        stacked.evaluate(x, y)
+
+
+@pytest.mark.parametrize("loss", ["mse", "elementwise"])
+def test_evaluate_runs_gives_each_runs_evaluate(loss):
+    models = [small_model(s, torch.float64) for s in range(3)]
+    x, y = stacked_data()
+    x = x.double()
+    results = evaluate_runs(stack_models(models), x, y, loss=loss)
+    assert len(results) == 3
+    for r, model in enumerate(models):
+        alone = model.evaluate(x[r], y[r], loss=loss)
+        assert results[r].keys() == alone.keys() == {"loss", "accuracy"}
+        assert results[r]["loss"] == pytest.approx(alone["loss"], abs=1e-12, rel=0)
+        assert results[r]["accuracy"] == alone["accuracy"]
+
+
+def test_evaluate_runs_refuses_a_single_model():
+    x, y = stacked_data()
+    with pytest.raises(TypeError, match="evaluate_runs: expected a model with a run dimension.*model.evaluate"):
+        evaluate_runs(small_model(0), x[0], y[0])
+
+
+# --- summary -----------------------------------------------------------------------------------------
+
+def test_summary_of_a_stacked_model_shows_the_run_dimension_and_one_networks_parameters():
+    text = stack_models([paper_model(), paper_model(), paper_model()]).summary()
+    assert "(3, N, 25)" in text and "(3, N, 2)" in text and "(N, 25)" not in text.replace("(3, N, 25)", "")
+    assert "Total params: 1,427 per run, 3 runs" in text      # 3*25 + 26*25 + 26*25 + 26*2, not 3 times it
+    assert " 650" in text and "1,950" not in text               # Linear(25, 25): 26*25 per run
+
+
+def test_summary_of_a_nested_model_is_one_row_per_layer():
+    text = nested_model(0).summary()
+    lines = text.splitlines()
+    rows = lines[2:-2]
+    assert [row.split()[0] for row in rows] == ["0.0", "0.1", "1.0", "1.1", "1.2"]
+    assert "(N, 4)" in rows[0] and "(N, 4)" in rows[1] and "(N, 3)" in rows[2] and "(N, 2)" in rows[4]
+    assert [row.split()[-1] for row in rows] == ["12", "0", "15", "0", "8"]
+    assert lines[-1] == "Total params: 35"

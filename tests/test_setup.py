@@ -48,3 +48,19 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make figures" in readme
     assert re.search(r"^make test$", ci, re.MULTILINE)
+
+
+def test_pyproject_makefile_and_readme_agree_on_the_oldest_python():
+    """numpy 2.4 (pinned) needs Python 3.11: pyproject, the Makefile's check and the README agree."""
+    requires = re.search(r'requires-python = ">=(3\.\d+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    makefile = re.search(r"^MIN_PYTHON\s*:=\s*(3\.\d+)$", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1)
+    assert requires == makefile == "3.11"
+    assert f"Python {requires}" in (ROOT / "README.md").read_text()
+
+
+def test_bare_make_prints_every_target():
+    import subprocess
+    out = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT)], capture_output=True, text=True, check=True).stdout
+    targets = re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert "nothing was built" in out
+    assert all(f"make {t} " in out for t in targets), out

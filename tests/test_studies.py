@@ -10,10 +10,10 @@ from minidl import paper_model
 from minidl.lab.compare import torch_twin
 from minidl.runs import make_run
 from minidl.lab.studies import (batch_size_sweep, epochs_to_reach, final_values, fraction_of_increases,
-                            max_weight_difference, mean_abs_second_difference, mean_curve,
-                            seconds_per_epoch, smoothness, step_by_step, summarise,
-                            time_minidl_and_torch, torch_init_model, total_variation, train_configs,
-                            write_table)
+                                max_weight_difference, mean_abs_second_difference, mean_curve,
+                                seconds_per_epoch, smoothness, step_by_step, time_minidl_and_torch,
+                                torch_init_model, total_variation, train_configs, write_table)
+from minidl.lab.tables import summarise
 from minidl.training import History
 
 
@@ -163,14 +163,14 @@ def fake_histories():
 def test_summarise_final_values_and_epochs_to_reach():
     hs = fake_histories()
     assert final_values(hs) == {"loss": [0.2, 0.4], "val_accuracy": [0.96, 0.94]}
-    s = summarise(hs)
+    s = summarise(final_values(hs))
     assert s["loss"]["mean"] == pytest.approx(0.3)
     assert s["loss"]["std"] == pytest.approx(math.sqrt(0.02))    # sample std, n - 1
     assert epochs_to_reach(hs, 0.95) == [2, None]
     assert epochs_to_reach(hs, 0.85) == [2, 1]
     assert mean_curve(hs, "loss") == pytest.approx([0.45, 0.3])
     with pytest.raises(ValueError, match="final_values"):
-        summarise([])
+        final_values([])
 
 
 def test_batch_size_sweep_rows():

@@ -3,9 +3,12 @@ mean gradient of the batch; the paper's network learns the disk; fits are reprod
 import pytest
 import torch
 
+import minidl.training
 from minidl import MSE, SGD, Linear, ReLU, Sequential, Tanh, build_data, paper_model
 from minidl.lab.compare import fit_torch, torch_twin
-from minidl.utils import one_hot
+from minidl.optim import gradient_step, torch_sgd_lr
+from minidl.runs import fit_runs, stack_models
+from minidl.utils import one_hot, torch_threads
 
 F64 = torch.float64
 
@@ -18,7 +21,8 @@ def test_momentum_equals_torch_sgd_with_scaled_lr(beta):
     theirs = [p.clone().requires_grad_() for p in mine]
     grads = [torch.zeros_like(p) for p in mine]
     sgd = SGD(list(zip(mine, grads)), momentum=beta)
-    reference = torch.optim.SGD(theirs, lr=eta * (1 - beta), momentum=beta)
+    assert torch_sgd_lr(eta, beta) == eta * (1 - beta)
+    reference = torch.optim.SGD(theirs, lr=torch_sgd_lr(eta, beta), momentum=beta)
     for step in range(20):
         for grad, p in zip(grads, theirs):
             grad.copy_(torch.randn(grad.shape, generator=g, dtype=F64))
@@ -27,6 +31,22 @@ def test_momentum_equals_torch_sgd_with_scaled_lr(beta):
         reference.step()
     for a, b in zip(mine, theirs):
         assert torch.allclose(a, b.detach(), rtol=0, atol=1e-12)
+
+
+def test_sgd_without_momentum_is_the_plain_step_of_every_module():
+    """One implementation of eqs. (6) and (7): SGD(momentum=0), Module.gradient_step and
+    optim.gradient_step give the same bits."""
+    g = torch.Generator().manual_seed(3)
+    x, t = torch.rand(6, 2, generator=g), torch.rand(6, 2, generator=g)
+    models = [paper_model(generator=torch.Generator().manual_seed(0)) for _ in range(3)]
+    for model in models:
+        model.backward(MSE.compute_grad(model.forward(x), t))
+    SGD(models[0].param()).step(0.3)
+    models[1].gradient_step(0.3)
+    gradient_step(models[2].param(), 0.3)
+    for pairs in zip(*(m.param() for m in models)):
+        (a, grad), (b, _), (c, _) = pairs
+        assert torch.equal(a, b) and torch.equal(a, c) and grad.abs().sum() > 0
 
 
 def test_momentum_velocity_is_an_exponential_moving_average():
@@ -149,7 +169,6 @@ def test_any_integer_label_dtype_trains_like_int64():
 
 
 def test_torch_threads_sets_and_restores_the_thread_count_even_on_error():
-    from minidl.utils import torch_threads
     before = torch.get_num_threads()
     with pytest.raises(KeyError):
         with torch_threads(1):
@@ -159,3 +178,33 @@ def test_torch_threads_sets_and_restores_the_thread_count_even_on_error():
     with pytest.raises(ValueError, match="torch_threads n"):
         with torch_threads(0):
             pass
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(batch_size=10, momentum=0.5, decay=1.0, loss="elementwise")])
+def test_fit_fit_runs_and_fit_torch_record_the_same_params(kw):
+    """History.params is built in one place: the three ways to train record the same dict."""
+    g = torch.Generator().manual_seed(4)
+    x, y = build_data(20, generator=g)
+    expected = {"epochs": 1, "step_size": 0.01, "batch_size": kw.get("batch_size", 1),
+                "momentum": kw.get("momentum", 0.0), "decay": kw.get("decay", 0.9),
+                "loss": {"mse": "MSE", "elementwise": "ElementwiseMSE"}[kw.get("loss", "mse")]}
+    model = paper_model(generator=g)
+    runs = stack_models([paper_model(generator=g), paper_model(generator=g)])
+    assert model.fit(x, y, epochs=1, seed=0, **kw).params == expected
+    assert fit_torch(torch_twin(model), x, y, epochs=1, seed=0, **kw).params == expected
+    assert [h.params for h in fit_runs(runs, torch.stack([x, x]), torch.stack([y, y]), epochs=1, seed=0, **kw)] \
+        == [expected, expected]
+
+
+def test_predict_checks_x_alone_and_builds_no_targets(monkeypatch):
+    """predict used to build a dummy label tensor (and its one-hot targets) to reuse fit's check."""
+    def no_targets(*args, **kwargs):
+        raise AssertionError("predict built targets")
+
+    model = paper_model(generator=torch.Generator().manual_seed(0))
+    x, y = build_data(30, generator=torch.Generator().manual_seed(1))
+    expected = model.predict(x)
+    monkeypatch.setattr(minidl.training, "as_targets", no_targets)
+    assert torch.equal(model.predict(x), expected)
+    with pytest.raises(ValueError, match=r"x: expected shape \(N, 2\), got \(30, 3\)"):
+        model.predict(torch.ones(30, 3))

@@ -5,6 +5,9 @@ Not part of the framework (``minidl/*.py``), which never imports it:
 - ``gradcheck``: finite-difference and autograd checks of any module or loss;
 - ``compare``: the same network in ``torch.nn`` + autograd, the reference to compare against;
 - ``plots``: the data set, decision regions and learning curves (matplotlib);
+- ``graph``: the computational graph of an MLP, drawn (notebook 02);
+- ``animation``: decision regions after each epoch, as small multiples and a GIF (notebook 04);
+- ``tables``: mean ± std over runs, and the tables beside the paper's (Markdown + JSON);
 - ``experiments``: the paper's Figs. 1-3 (notebook 04);
 - ``studies``: Figs. 4-6, momentum, batch sizes, smoothness of curves (notebooks 05-06);
 - ``playground``: the sliders of notebook 07;

@@ -6,8 +6,8 @@ runs, so that it is tested (``tests/test_experiments.py``) and the notebook stay
 - ``run_fig1``: the Fig. 1 experiment, R independent runs (new data, new weights, own
   shuffling per seed) trained at once with ``minidl.runs``; each run's final MSE under both
   conventions and its accuracy, on the training and the validation set;
-- ``summarise``, ``within_one_std``, ``mse_grid``, ``matching_convention``: mean ± std over the
-  runs, and how they compare with the paper's table;
+- ``within_one_std``, ``mse_grid``, ``matching_convention``: how the mean ± std over the runs
+  (``tables.summarise``) compares with the paper's table;
 - ``fig1_markdown``, ``write_fig1``: the table beside the paper's, as ``figures/fig1_table.md``
   and ``figures/fig1_table.json`` (every run's numbers, the seeds and the configuration);
 - ``plot_fig2``, ``plot_fig3``: the learning curves of one run, its misclassified test points
@@ -20,20 +20,22 @@ training, not only the reported number: every run records its final loss under b
 """
 from __future__ import annotations
 
-import json
 import os
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+import matplotlib.pyplot as plt
 import torch
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from .. import paper_model
 from .._checks import check_int
 from ..losses import LOSSES
-from .plots import draw_circle, plot_curves, plot_decision_regions
+from .plots import CLASS_COLOURS, plot_curves, plot_decision_regions, plot_misclassified, unit_grid
+from .tables import paper_table, summarise, write_table_files
 from ..runs import fit_runs, paper_runs, unstack_model
 from ..sequential import Sequential
 from ..training import History, metrics
@@ -51,18 +53,24 @@ PAPER_FIG1: dict[str, tuple[float, float]] = {
 CONVENTIONS = ("mse", "elementwise")
 CONVENTION_NAMES = {"mse": "paper's formula (sum over the 2 outputs)",
                     "elementwise": "per-element mean (torch.nn.MSELoss)"}
-SETS = (("training", ""), ("validation", "val_"))
 
 
 @dataclass
 class Fig1Runs:
     """The outcome of ``run_fig1``: one training convention, R runs.
 
-    ``final`` maps ``'mse'``, ``'elementwise'``, ``'accuracy'`` and their ``'val_'`` forms to one
-    float per run (the final model's values; the MSE under both conventions, whichever was
-    trained). ``histories`` has the per-epoch curves of each run (loss in the trained
-    convention). ``model`` is the stacked trained model and ``data`` its stacked
-    ``(x_train, y_train, x_validation, y_validation[, x_test, y_test])``.
+    Shape:
+        - ``data``: the stacked ``(x_train, y_train, x_validation, y_validation[, x_test,
+          y_test])``, ``x`` ``(R, N, 2)`` and ``y`` ``(R, N)``.
+
+    Parameters:
+        - ``loss``: the convention trained with; ``seeds``: one per run; ``config``: the
+          hyperparameters, as written to ``fig1_table.json``.
+        - ``final``: ``'mse'``, ``'elementwise'``, ``'accuracy'`` and their ``'val_'`` forms ->
+          one float per run (the final model's values; the MSE under both conventions,
+          whichever was trained).
+        - ``histories``: each run's per-epoch curves (loss in the trained convention).
+        - ``model``: the stacked trained model (``runs=R``); ``seconds``: the wall time.
     """
 
     loss: str
@@ -75,19 +83,23 @@ class Fig1Runs:
     seconds: float = 0.0
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Mean and std over the runs of every entry of ``final`` (see ``summarise``)."""
+        """Mean and sample std over the runs of every entry of ``final`` (``tables.summarise``)."""
         return summarise(self.final)
 
     def table(self, measure: str | None = None) -> dict[str, dict[str, float]]:
         """The summary keyed as the paper's table (``loss``, ``accuracy``, ``val_loss``,
-        ``val_accuracy``), the MSE measured in ``measure`` (default: the trained convention)."""
+        ``val_accuracy``), the MSE measured in ``measure`` (default: the trained convention).
+
+        Returns:
+            ``{key: {'mean': float, 'std': float}}`` for the four keys.
+        """
         measure = _check_convention(measure or self.loss, "measure")
         s = self.summary()
         return {"loss": s[measure], "accuracy": s["accuracy"],
                 "val_loss": s["val_" + measure], "val_accuracy": s["val_accuracy"]}
 
     def run_model(self, run: int) -> Sequential:
-        """Run ``run`` of the trained stacked model, as a single-run model."""
+        """Run ``run`` (0 to R - 1) of the trained stacked model, as a single-run ``paper_model``."""
         check_int(run, "run", 0, len(self.seeds) - 1)
         return unstack_model(self.model, run, paper_model(dtype=self.model.dtype))
 
@@ -99,7 +111,14 @@ def _check_convention(loss, name: str = "loss") -> str:
 
 
 def final_metrics(model: Sequential, x: torch.Tensor, y: torch.Tensor, prefix: str = "") -> dict[str, list[float]]:
-    """The MSE under both conventions and the accuracy of a stacked model, one float per run."""
+    """The MSE under both conventions and the accuracy of a stacked model on ``(x, y)``.
+
+    Shape:
+        - ``x``: ``(R, N, 2)``; ``y``: ``(R, N)`` labels or ``(R, N, 2)`` one-hot targets.
+
+    Returns:
+        ``{prefix + 'mse': [R floats], prefix + 'elementwise': [...], prefix + 'accuracy': [...]}``.
+    """
     t = as_targets(y, model.out_features, model.dtype)
     out: dict[str, list[float]] = {}
     for name in CONVENTIONS:
@@ -110,7 +129,8 @@ def final_metrics(model: Sequential, x: torch.Tensor, y: torch.Tensor, prefix: s
 
 
 def progress_printer(loss: str, epochs: int, every: int = 10, print_fn: Callable[[str], None] = print):
-    """A ``fit`` callback printing, every ``every`` epochs, the mean metrics over the runs."""
+    """A ``fit`` callback that prints, every ``every`` epochs and after the last, the mean over
+    the runs of each metric and the seconds since it was made (through ``print_fn``)."""
     start = time.perf_counter()
 
     def callback(epoch: int, logs: dict[str, torch.Tensor]) -> None:
@@ -129,10 +149,20 @@ def run_fig1(seeds: Sequence[int], *, loss: str = "elementwise", epochs: int = 1
     """The Fig. 1 experiment: one independent run of the paper's training per seed.
 
     Run r draws from ``torch.Generator().manual_seed(seeds[r])`` its training, validation and
-    test sets (``n_train``, ``n_validation``, ``n_test`` points), its U[-1, 1] weights and its
-    shuffling (``minidl.runs.make_run``); all runs then train at once (``fit_runs``), per-sample
-    SGD with ``step_size`` multiplied by ``decay`` after each epoch, under the ``loss``
-    convention. ``progress``: print the mean metrics every so many epochs (``None``: silent).
+    test sets, its U[-1, 1] weights and its shuffling (``minidl.runs.make_run``); all runs then
+    train at once (``fit_runs``), per-sample SGD with the step size multiplied by ``decay``
+    after each epoch.
+
+    Parameters:
+        - ``seeds``: distinct non-negative ints, one per run.
+        - ``loss``: the convention trained with, ``'mse'`` or ``'elementwise'``.
+        - ``epochs``, ``step_size``, ``decay``: as in ``Sequential.fit``.
+        - ``n_train``, ``n_validation``, ``n_test``: the sizes of each run's three data sets.
+        - ``progress``: print the mean metrics every so many epochs (``None``: silent).
+        - ``dtype``: of the data and the weights.
+
+    Returns:
+        A ``Fig1Runs``.
     """
     loss = _check_convention(loss)
     seeds = list(seeds)
@@ -153,34 +183,36 @@ def run_fig1(seeds: Sequence[int], *, loss: str = "elementwise", epochs: int = 1
     return Fig1Runs(loss, seeds, config, final, histories, stacked, data, time.perf_counter() - start)
 
 
-def summarise(final: dict[str, list[float]]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation over the runs of each list. The standard deviation is the
-    sample one (``n - 1``); the paper does not say which it used."""
-    out = {}
-    for k, values in final.items():
-        if not values:
-            raise ValueError(f"summarise: {k!r} has no values")
-        out[k] = {"mean": statistics.fmean(values),
-                  "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-    return out
-
-
 def within_one_std(table: dict[str, dict[str, float]],
                    paper: dict[str, tuple[float, float]] = PAPER_FIG1) -> dict[str, bool]:
-    """For each entry of the paper's table: is the reproduced mean within one of the paper's
-    standard deviations of the paper's mean?"""
+    r"""For each entry of the paper's table: is the reproduced mean within one paper standard
+    deviation of the paper's mean, :math:`|m - m_p| \le s_p`?
+
+    Parameters:
+        - ``table``: ``{key: {'mean': ..., 'std': ...}}`` (``Fig1Runs.table``).
+        - ``paper``: ``{key: (mean, std)}``, the paper's.
+
+    Returns:
+        ``{key: bool}`` for every key of ``paper``.
+    """
     return {k: abs(table[k]["mean"] - m) <= s for k, (m, s) in paper.items()}
 
 
 def distance_in_paper_std(table: dict[str, dict[str, float]],
                           paper: dict[str, tuple[float, float]] = PAPER_FIG1) -> dict[str, float]:
-    """(reproduced mean - paper mean) / paper std, for each entry of the paper's table."""
+    r""":math:`(m - m_p) / s_p`, the reproduced mean's distance to the paper's in paper standard
+    deviations, for each key of ``paper`` (arguments as in ``within_one_std``)."""
     return {k: (table[k]["mean"] - m) / s for k, (m, s) in paper.items()}
 
 
 def mse_grid(results: dict[str, Fig1Runs]) -> list[dict[str, object]]:
     """Every (trained with, measured with) pair of conventions: the mean training and
-    validation MSE and their distance to the paper's, in paper standard deviations."""
+    validation MSE and their distance to the paper's, in paper standard deviations.
+
+    Returns:
+        One dict per pair: ``trained``, ``measured``, ``loss``, ``val_loss``, ``loss_distance``,
+        ``val_loss_distance``.
+    """
     rows = []
     for trained, result in results.items():
         for measure in CONVENTIONS:
@@ -201,10 +233,6 @@ def matching_convention(results: dict[str, Fig1Runs]) -> tuple[str, str]:
 
 # --- Fig. 1 as files ---------------------------------------------------------------------------
 
-def _pm(mean: float, std: float, digits: int) -> str:
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def fig1_markdown(results: dict[str, Fig1Runs], command: str = COMMAND) -> str:
     """The reproduced Fig. 1 beside the paper's: one table per training convention (MSE
     measured as trained), then the grid of every (trained, measured) pair."""
@@ -217,19 +245,10 @@ def fig1_markdown(results: dict[str, Fig1Runs], command: str = COMMAND) -> str:
              f"{first.seeds[0]}..{first.seeds[-1]}). Mean ± sample std over the runs of the final values.", ""]
     for loss, result in results.items():
         table = result.table()
-        verdict = within_one_std(table)
+        far = [k for k, within in within_one_std(table).items() if not within]
         lines += [f"Trained and measured with loss='{loss}', the {CONVENTION_NAMES[loss]}"
-                  + (" (matches the paper)" if loss == trained == measured else "") + ":", "",
-                  "| set | MSE (reproduced) | MSE (paper) | accuracy (reproduced) | accuracy (paper) |",
-                  "| --- | --- | --- | --- | --- |"]
-        for name, prefix in SETS:
-            cells = [name]
-            for metric, digits in (("loss", 5), ("accuracy", 4)):
-                k = prefix + metric
-                mark = "" if verdict[k] else " *"
-                cells += [_pm(table[k]["mean"], table[k]["std"], digits) + mark,
-                          _pm(*PAPER_FIG1[k], digits)]
-            lines.append("| " + " | ".join(cells) + " |")
+                  + (" (matches the paper)" if loss == trained == measured else "") + ":", ""]
+        lines += paper_table(table, PAPER_FIG1, digits=(5, 4), marked=far)
         lines += ["", "`*`: the reproduced mean is more than one paper std away from the paper's mean.", ""]
     lines += ["Which convention the paper's MSE column matches: mean MSE for each pair (trained with, "
               "measured with), and its distance to the paper's in paper standard deviations.", "",
@@ -261,15 +280,17 @@ def fig1_record(results: dict[str, Fig1Runs], command: str = COMMAND) -> dict[st
 
 def write_fig1(results: dict[str, Fig1Runs], directory: str | os.PathLike = FIGURES,
                command: str = COMMAND) -> list[Path]:
-    """Write ``fig1_table.md`` and ``fig1_table.json`` to ``directory``; return their paths."""
+    """Write ``fig1_markdown`` to ``directory/fig1_table.md`` and ``fig1_record`` to
+    ``directory/fig1_table.json``.
+
+    Returns:
+        The two paths.
+    """
     if not results or not all(isinstance(r, Fig1Runs) for r in results.values()):
         raise TypeError("write_fig1: expected a non-empty dict {loss: Fig1Runs} from run_fig1")
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    md, js = directory / "fig1_table.md", directory / "fig1_table.json"
-    md.write_text(fig1_markdown(results, command))
-    js.write_text(json.dumps(fig1_record(results, command), indent=2) + "\n")
-    return [md, js]
+    return write_table_files(fig1_markdown(results, command), fig1_record(results, command),
+                             directory / "fig1_table.md", directory / "fig1_table.json")
 
 
 # --- Fig. 2 and Fig. 3 -------------------------------------------------------------------------
@@ -282,8 +303,15 @@ def _save(fig, path: str | os.PathLike | None) -> None:
 
 def plot_fig2(history: History | dict[str, list[float]], path: str | os.PathLike | None = None,
               title: str = "Fig. 2: training and validation curves (SGD training)"):
-    """Loss and accuracy per epoch, training and validation, of one run; saved to ``path``."""
-    import matplotlib.pyplot as plt
+    """Fig. 2: the loss and the accuracy per epoch, training and validation, of one run.
+
+    Parameters:
+        - ``history``: a ``History`` or its ``.history`` dict.
+        - ``path``: where to save the PNG (``None``: not saved); ``title``: the figure's.
+
+    Returns:
+        The matplotlib figure.
+    """
     curves = history.history if isinstance(history, History) else history
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     plot_curves(axes, curves)
@@ -294,17 +322,29 @@ def plot_fig2(history: History | dict[str, list[float]], path: str | os.PathLike
 
 def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | os.PathLike | None = None,
               title: str = "Fig. 3: misclassified test samples (red)"):
-    """Left: the test points, misclassified ones in red, with the true circle (the paper's
-    Fig. 3). Right: the same points over the learned decision regions. Saved to ``path``."""
-    import matplotlib.pyplot as plt
+    """Fig. 3. Left: the test points, misclassified ones in red, with the true circle (the
+    paper's figure). Right: the same points over the learned decision regions, with the learned
+    boundary (where the two outputs are equal: each is about 0.5 there, since the network was
+    trained on one-hot targets) and a legend for the regions' colours.
+
+    Shape:
+        - ``x``: ``(N, 2)``; ``y``: ``(N,)`` labels; ``model`` a single-run model.
+
+    Parameters:
+        - ``path``: where to save the PNG (``None``: not saved); ``title``: the figure's.
+
+    Returns:
+        The matplotlib figure.
+    """
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5))
-    wrong = model.predict(x) != y
-    left.scatter(x[~wrong, 0], x[~wrong, 1], s=5, color="grey", label="correctly classified")
-    left.scatter(x[wrong, 0], x[wrong, 1], s=14, color="red", label=f"misclassified ({int(wrong.sum())})")
-    draw_circle(left)
-    left.set_title(f"{len(y)} test points and the circle boundary")
-    left.legend(loc="upper right", fontsize=8)
+    plot_misclassified(left, model, x, y, title=f"{len(y)} test points and the circle boundary")
     plot_decision_regions(right, model, x, y, title="learned decision regions")
+    gx, gy, margin = output_margin(model)
+    right.contour(gx, gy, margin, levels=[0.0], colors="green", linewidths=1.5)
+    handles, labels = right.get_legend_handles_labels()
+    handles += [Patch(color=c, alpha=0.3) for c in CLASS_COLOURS] + [Line2D([], [], color="green")]
+    labels += ["predicted 0 (outside)", "predicted 1 (inside)", "learned boundary (outputs equal)"]
+    right.legend(handles, labels, loc="upper right", fontsize=8)
     for ax in (left, right):
         ax.set_xlabel("$x_1$")
         ax.set_ylabel("$x_2$")
@@ -313,10 +353,16 @@ def plot_fig3(model: Sequential, x: torch.Tensor, y: torch.Tensor, path: str | o
     return fig
 
 
-def distance_to_boundary(x: torch.Tensor) -> torch.Tensor:
-    """Distance of each point to the true circle: | ||x - centre|| - radius |."""
-    from ..utils import CENTRE, RADIUS
-    return ((x - torch.tensor(CENTRE, dtype=x.dtype)).norm(dim=-1) - RADIUS).abs()
+def output_margin(model: Sequential, resolution: int = 200) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``output[1] - output[0]`` of ``model`` on a grid over [0, 1]^2: positive where it
+    predicts label 1; its zero level is the learned boundary.
+
+    Shape:
+        - output: ``(gx, gy, margin)``, each ``(resolution, resolution)``, as ``decision_grid``.
+    """
+    gx, gy, points = unit_grid(resolution, model.dtype)
+    out = model.forward(points)
+    return gx, gy, (out[:, 1] - out[:, 0]).reshape(resolution, resolution)
 
 
 def written_since(start: float, directory: str | os.PathLike = FIGURES) -> list[Path]:
@@ -327,7 +373,7 @@ def written_since(start: float, directory: str | os.PathLike = FIGURES) -> list[
     return sorted(p for p in directory.iterdir() if p.is_file() and p.stat().st_mtime >= start - 1e-3)
 
 
-__all__ = ["FIGURES", "PAPER_FIG1", "CONVENTIONS", "Fig1Runs", "run_fig1", "summarise",
+__all__ = ["FIGURES", "PAPER_FIG1", "CONVENTIONS", "Fig1Runs", "run_fig1",
            "within_one_std", "distance_in_paper_std", "mse_grid", "matching_convention",
-           "fig1_markdown", "fig1_record", "write_fig1", "plot_fig2", "plot_fig3",
-           "distance_to_boundary", "written_since", "final_metrics", "progress_printer"]
+           "fig1_markdown", "fig1_record", "write_fig1", "plot_fig2", "plot_fig3", "output_margin",
+           "written_since", "final_metrics", "progress_printer"]

@@ -52,7 +52,11 @@ from typing import Callable
 import torch
 
 from .._checks import check_positive_number
+from .compare import torch_loss, torch_twin
+from ..layers import ReLU
+from ..losses import LOSSES
 from ..module import Module
+from ..sequential import Sequential
 from ..utils import torch_threads
 
 DEFAULT_H = 1e-5
@@ -62,10 +66,15 @@ DEFAULT_TINY = 1e-3
 
 @dataclass
 class GradCheckResult:
-    """The outcome of a check: the maximum relative error of each quantity and a verdict.
+    """The outcome of a check: the maximum relative error of each quantity, and the verdict
+    ``passed`` (every error at most ``threshold``; a NaN fails).
 
-    ``errors`` maps a quantity (``'input'``, ``'weight'``, ``'0.bias'``, ``'predictions'``, ...)
-    to its maximum relative error; ``worst`` to ``(index, analytic, oracle)`` at that entry.
+    Parameters:
+        - ``name``: what was checked; ``oracle``: ``'numerical'`` or ``'autograd'``.
+        - ``errors``: quantity (``'input'``, ``'weight'``, ``'0.bias'``, ``'predictions'``, ...)
+          -> its maximum relative error.
+        - ``threshold``: the largest error that passes.
+        - ``worst``: quantity -> ``(index, analytic, oracle)`` at its worst entry.
     """
     name: str
     oracle: str
@@ -101,8 +110,15 @@ class GradCheckResult:
 
 def relative_error(analytic: torch.Tensor, oracle: torch.Tensor,
                    tiny: float = DEFAULT_TINY) -> tuple[float, tuple, float, float]:
-    """``max |a - b| / max(|a|, |b|, tiny)`` over the entries, with the worst entry:
-    returns ``(error, index, a[index], b[index])``."""
+    r"""The largest relative error :math:`|a - b| / \max(|a|, |b|, \mathrm{tiny})` over the entries.
+
+    Shape:
+        - ``analytic`` (a) and ``oracle`` (b): the same, any.
+
+    Returns:
+        ``(error, index, a[index], b[index])`` at the worst entry (a NaN counts as infinite;
+        ``(0.0, (), nan, nan)`` for empty tensors).
+    """
     if analytic.shape != oracle.shape:
         raise ValueError(f"relative_error: shapes differ, analytic {tuple(analytic.shape)} "
                          f"and oracle {tuple(oracle.shape)}")
@@ -118,8 +134,16 @@ def relative_error(analytic: torch.Tensor, oracle: torch.Tensor,
 
 def numerical_gradient(f: Callable[[], torch.Tensor | float], tensor: torch.Tensor,
                        h: float = DEFAULT_H) -> torch.Tensor:
-    """Central differences ``(f(t + h e_k) - f(t - h e_k)) / 2h`` for every entry k of
-    ``tensor``, which ``f()`` reads: it is perturbed in place, one entry at a time, and restored."""
+    r"""Central differences :math:`(f(t + h e_k) - f(t - h e_k)) / 2h` for every entry k of ``tensor``.
+
+    Shape:
+        - ``tensor``: any, contiguous; output: the same.
+
+    Parameters:
+        - ``f``: reads ``tensor`` and returns a number; ``tensor`` is perturbed in place, one
+          entry at a time, and restored.
+        - ``h``: the step.
+    """
     if not tensor.is_contiguous():
         raise ValueError("numerical_gradient: tensor must be contiguous (it is perturbed in place)")
     grad = torch.zeros_like(tensor)
@@ -137,15 +161,18 @@ def numerical_gradient(f: Callable[[], torch.Tensor | float], tensor: torch.Tens
 
 
 def away_from_zero(x: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
-    """``x`` with every entry pushed at least ``margin`` away from 0 (keeps ReLU off its kink)."""
+    """``x + margin * sign(x)`` (with sign(0) = 1): every entry at least ``margin`` away from 0,
+    which keeps a ReLU off its kink. Shape: any; the output has ``x``'s shape and dtype."""
     return x + margin * torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
 
 def nearest_kink(module: Module, x: torch.Tensor) -> float:
-    """The smallest |input| of any ReLU in ``module`` on ``x`` (inf without ReLUs): if it is
-    below ``h``, a finite difference may straddle the kink."""
-    from ..layers import ReLU
-    from ..sequential import Sequential
+    """The smallest |input| of any ReLU in ``module`` (nested ``Sequential``s included) on ``x``;
+    ``inf`` without ReLUs. Below ``h``, a finite difference may straddle the kink.
+
+    Shape:
+        - ``x``: ``(N, in_features)`` of ``module``.
+    """
     nearest = float("inf")
     for layer in module.layers if isinstance(module, Sequential) else [module]:
         if isinstance(layer, (ReLU, Sequential)):
@@ -155,7 +182,8 @@ def nearest_kink(module: Module, x: torch.Tensor) -> float:
 
 
 def parameter_names(module: Module) -> list[str]:
-    """Names of ``module.param()`` in order: ``'weight'``, ``'bias'``, ``'0.weight'``, ..."""
+    """The names of ``module.param()``, in order: ``'weight'``, ``'bias'``, ``'0.weight'``, ...
+    (the ``state_dict`` keys; ``'param[k]'`` when they do not line up)."""
     names = list(module.state_dict())
     n = len(module.param())
     return names if len(names) == n else [f"param[{k}]" for k in range(n)]
@@ -183,11 +211,21 @@ def _check_options(oracle: str, h: float, threshold: float, tiny: float) -> None
 def check_module(module: Module, x: torch.Tensor, *, oracle: str = "numerical",
                  h: float = DEFAULT_H, threshold: float = DEFAULT_THRESHOLD, tiny: float = DEFAULT_TINY,
                  generator: torch.Generator | None = None, name: str | None = None) -> GradCheckResult:
-    """Check ``module.backward``: the input gradient it returns and every parameter gradient
-    it stores (``param()``), on the scalar ``sum(forward(x) * r)`` with random ``r``.
+    r"""Check ``module.backward`` on :math:`f(x) = \sum_{n,j} \mathrm{forward}(x)_{nj} r_{nj}`
+    (random ``r``): the input gradient it returns (eq. (2)) and every parameter gradient it
+    stores in ``param()`` (eqs. (4), (5)), against ``oracle``.
 
-    ``module`` (its parameters) and ``x`` must be float64. The module's stored gradients are
-    reset (``zero_grad``) and its parameters are left unchanged.
+    Shape:
+        - ``x``: ``(N, in_features)``, float64, as the module's parameters.
+
+    Parameters:
+        - ``oracle``: ``'numerical'`` (central differences with step ``h``) or ``'autograd'``.
+        - ``threshold``: the largest relative error that passes; ``tiny``: see ``relative_error``.
+        - ``generator``: draws ``r``; ``name``: the name in the result (default: the repr).
+
+    Returns:
+        A ``GradCheckResult`` with one error per quantity (``'input'``, ``'weight'``, ...).
+        The module's stored gradients are reset (``zero_grad``); its parameters are unchanged.
     """
     _check_options(oracle, h, threshold, tiny)
     if not isinstance(module, Module):
@@ -218,7 +256,18 @@ def check_module(module: Module, x: torch.Tensor, *, oracle: str = "numerical",
 def check_loss(loss, predictions: torch.Tensor, targets: torch.Tensor, *, oracle: str = "numerical",
                h: float = DEFAULT_H, threshold: float = DEFAULT_THRESHOLD,
                tiny: float = DEFAULT_TINY) -> GradCheckResult:
-    """Check ``loss.compute_grad`` (eq. (1), over a batch) against ``loss.compute_loss``."""
+    """Check ``loss.compute_grad`` (eq. (1), over a batch) against ``loss.compute_loss``.
+
+    Shape:
+        - ``predictions``, ``targets``: ``(N, C)``, float64.
+
+    Parameters:
+        - ``loss``: ``MSE``, ``ElementwiseMSE`` or a class with the same two methods.
+        - ``oracle``, ``h``, ``threshold``, ``tiny``: as in ``check_module``.
+
+    Returns:
+        A ``GradCheckResult`` with the quantity ``'predictions'``.
+    """
     _check_options(oracle, h, threshold, tiny)
     if not (hasattr(loss, "compute_loss") and hasattr(loss, "compute_grad")):
         raise TypeError(f"check_loss: expected a loss with compute_loss and compute_grad (MSE, "
@@ -237,9 +286,14 @@ def check_loss(loss, predictions: torch.Tensor, targets: torch.Tensor, *, oracle
 def autograd_gradients(module: Module, x: torch.Tensor, r: torch.Tensor) -> dict[str, torch.Tensor]:
     """Gradients of ``sum(net(x) * r)`` by ``torch.autograd``, where ``net`` is the ``torch.nn``
     twin of ``module`` (``Linear``, ``ReLU``, ``Tanh`` or a ``Sequential`` of them) with a copy
-    of its weights. Keys as in ``check_module``: ``'input'`` and the parameter names."""
-    from .compare import torch_twin
-    from ..sequential import Sequential
+    of its weights.
+
+    Shape:
+        - ``x``: ``(N, in_features)``; ``r``: ``(N, out_features)``.
+
+    Returns:
+        ``{'input': dL/dx, <parameter name>: its gradient, ...}``, keyed as in ``check_module``.
+    """
     seq = module if isinstance(module, Sequential) else Sequential(module)
     net = torch_twin(seq)
     xg = x.detach().clone().requires_grad_(True)
@@ -251,9 +305,11 @@ def autograd_gradients(module: Module, x: torch.Tensor, r: torch.Tensor) -> dict
 def autograd_loss_gradient(loss, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """d loss / d predictions by ``torch.autograd`` on an independent formula of the loss:
     ``MSE`` (and its subclasses): ``((p - t)^2).sum(-1).mean()``; ``ElementwiseMSE``:
-    ``torch.nn.MSELoss()``."""
-    from .compare import torch_loss
-    from ..losses import LOSSES
+    ``torch.nn.MSELoss()``.
+
+    Shape:
+        - ``predictions``, ``targets``: ``(N, C)``; output: ``(N, C)``.
+    """
     names = {cls: key for key, cls in LOSSES.items()}
     name = next((names[c] for c in getattr(loss, "__mro__", ()) if c in names), None)
     if name is None:
@@ -273,7 +329,8 @@ def _result(name, oracle, analytic, other, threshold, tiny) -> GradCheckResult:
 
 
 def results_table(results: list[GradCheckResult]) -> str:
-    """A plain-text table: one row per (checked thing, quantity), its error and its verdict."""
+    """A plain-text table of ``results``: one row per (checked thing, quantity) with the oracle,
+    the maximum relative error and the verdict, columns aligned."""
     rows = [(r.name, q, r.oracle, f"{e:.1e}", "pass" if e <= r.threshold else "FAIL")
             for r in results for q, e in r.errors.items()]
     header = ("module", "gradient w.r.t.", "oracle", "max rel. error", "verdict")

@@ -32,30 +32,34 @@ from ..utils import build_data
 DEFAULT_EPOCHS = 10          # a default run (training and drawing) within the 3 s target: measure_latency()
 BATCH_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 STYLE = {"description_width": "110px"}
+SLIDER = {"continuous_update": False, "style": STYLE}    # retrain when the slider is released, not while dragged
 
 
 def divergence_message(error: DivergenceError) -> str:
-    """'diverged at epoch k: loss is nan; try a smaller learning rate' for a DivergenceError."""
+    """The status line for a ``DivergenceError``: ``'diverged at epoch k: loss is nan; try a
+    smaller learning rate'`` (with the error's epoch and loss)."""
     return f"diverged at epoch {error.epoch}: loss is {error.loss:g}; try a smaller learning rate"
 
 
 class Playground:
     """Controls, a status line and one figure that retrains on every control change.
 
-    Args:
-        n_train, n_validation: sizes of the training and validation sets (the paper: 1000 each).
-        epochs: the epochs slider's starting value.
-        seed: seeds the data, the initial weights and the shuffling; "draw new data" adds 1.
-        render_every: least number of seconds between two redraws of the curves while training
-            runs; redrawing takes at most a quarter of the time. The first epoch is drawn at
-            once, the end of the run always; ``0`` redraws after every epoch (slow motion).
-        dpi: resolution of the figure's PNG (lower is faster to draw).
-        train: train once with the defaults when built, so the figure is never empty.
+    Parameters:
+        - ``n_train``, ``n_validation``: sizes of the training and validation sets (the paper:
+          1000 each).
+        - ``epochs``: the epochs slider's starting value.
+        - ``seed``: seeds the data, the initial weights and the shuffling; "draw new data" adds 1.
+        - ``render_every``: least number of seconds between two redraws of the curves while
+          training runs; redrawing takes at most a quarter of the time. The first epoch is drawn
+          at once, the end of the run always; ``0`` redraws after every epoch (slow motion).
+        - ``dpi``: resolution of the figure's PNG (lower is faster to draw).
+        - ``train``: train once with the defaults when built, so the figure is never empty.
 
     Attributes a test (or a curious student) can read after a run: ``history`` (per-epoch
     floats, as ``History.history``), ``params`` (the values the run trained with), ``runs``
-    (how many runs finished), ``diverged`` (the message, or ``None``), ``model``, and
-    ``update_times`` (``time.perf_counter()`` after each redraw of the last run).
+    (how many runs finished), ``diverged`` (the message, or ``None``), ``model``,
+    ``update_times`` (``time.perf_counter()`` after each redraw of the last run) and ``closed``.
+    Call ``close()`` when done: until then the widgets keep the playground in memory.
     """
 
     def __init__(self, *, n_train: int = 1000, n_validation: int = 1000, epochs: int = DEFAULT_EPOCHS,
@@ -71,20 +75,15 @@ class Playground:
         self.render_every = float(render_every)
         self.dpi = check_int(dpi, "dpi", 10)
 
-        self.learning_rate = widgets.FloatLogSlider(
-            value=0.01, base=10, min=-4, max=0, step=0.25, readout_format=".3g",
-            description="learning rate", continuous_update=False, style=STYLE)
-        self.momentum = widgets.FloatSlider(
-            value=0.0, min=0.0, max=0.99, step=0.01, description="momentum",
-            continuous_update=False, style=STYLE)
+        self.learning_rate = widgets.FloatLogSlider(value=0.01, base=10, min=-4, max=0, step=0.25,
+                                                    readout_format=".3g", description="learning rate", **SLIDER)
+        self.momentum = widgets.FloatSlider(value=0.0, min=0.0, max=0.99, step=0.01, description="momentum", **SLIDER)
         self.batch_size = widgets.SelectionSlider(
             options=sorted({b for b in BATCH_SIZES if b <= n_train} | {n_train}), value=1,
-            description="batch size", continuous_update=False, style=STYLE)
-        self.epochs = widgets.IntSlider(
-            value=epochs, min=1, max=100, description="epochs", continuous_update=False, style=STYLE)
-        self.decay = widgets.FloatSlider(
-            value=0.9, min=0.5, max=1.0, step=0.01, description="step-size decay",
-            continuous_update=False, style=STYLE)
+            description="batch size", **SLIDER)
+        self.epochs = widgets.IntSlider(value=epochs, min=1, max=100, description="epochs", **SLIDER)
+        self.decay = widgets.FloatSlider(value=0.9, min=0.5, max=1.0, step=0.01, description="step-size decay",
+                                         **SLIDER)
         self.init = widgets.ToggleButtons(
             options=[("U[-1, 1] (paper)", "uniform"), ("Xavier", "xavier")], value="uniform",
             description="initialisation", style={**STYLE, "button_width": "140px"})
@@ -107,6 +106,7 @@ class Playground:
         self.diverged: str | None = None
         self.model = None
         self.update_times: list[float] = []
+        self.closed = False
         self._draw_data()
         for control in self.controls:
             control.observe(self._on_change, names="value")
@@ -136,6 +136,8 @@ class Playground:
 
     def run(self) -> None:
         """Retrain from the seeded initial weights with the current values, redrawing as it goes."""
+        if self.closed:
+            raise RuntimeError("Playground.run: this playground is closed; build a new Playground()")
         self.params = params = self.current_params()
         self.history = {k: [] for k in METRICS}
         self.diverged = None
@@ -232,6 +234,24 @@ class Playground:
             plot_decision_regions(ax, self.model, self.x_val, self.y_val,
                                   title="decision regions (validation set)")
 
+    def close(self) -> None:
+        """Stop listening to the controls, close every widget and clear the figure.
+
+        ipywidgets keeps each open widget in a registry, and the controls' observers hold this
+        playground: until ``close()`` it stays in memory even when nothing else refers to it.
+        After ``close()`` the controls do nothing and ``run()`` raises; ``history``,
+        ``params`` and ``model`` can still be read. Closing twice does nothing.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        for control in self.controls:
+            control.unobserve(self._on_change, names="value")
+        self.new_data.on_click(self._on_new_data, remove=True)
+        for widget in _descendants(self.widget):
+            widget.close()
+        self.figure.clear()
+
     @property
     def png(self) -> bytes:
         """The figure as it is now, as PNG bytes (for a static copy in the notebook)."""
@@ -241,26 +261,42 @@ class Playground:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
+def _descendants(widget: widgets.Widget) -> list[widgets.Widget]:
+    """``widget`` and every widget inside it (the children of boxes, recursively)."""
+    out = [widget]
+    for child in getattr(widget, "children", ()):
+        out += _descendants(child)
+    return out
+
+
 def measure_latency(repeats: int = 3, **playground_options) -> dict[str, float]:
     """Seconds from a learning-rate change (what releasing the slider sends) to the first
     redrawn curves and to the end of the run (final figure drawn), in this process, without a
     browser. The playground is built and trained once first (not timed); then the learning rate
-    moves one slider step up and back ``repeats`` times. Returns the medians:
-    ``{'first_update_s', 'full_run_s', 'full_run_cpu_s', 'epochs', 'n_train'}``, where
-    ``full_run_cpu_s`` is this process's CPU time for the run (less sensitive than the wall
-    time to other programs sharing the machine; it counts both of torch's threads).
+    moves one slider step up and back ``repeats`` times; the playground is closed at the end.
+
+    Parameters:
+        - ``repeats``: learning-rate changes timed; ``playground_options``: to ``Playground``.
+
+    Returns:
+        The medians ``first_update_s``, ``full_run_s`` and ``full_run_cpu_s`` (this process's
+        CPU time for the run: less sensitive than the wall time to other programs sharing the
+        machine; it counts both of torch's threads), and the run's ``epochs`` and ``n_train``.
     """
     check_int(repeats, "repeats", 1)
     playground = Playground(**playground_options)
-    start_value = playground.learning_rate.value
-    firsts, fulls, cpus = [], [], []
-    for i in range(repeats):
-        value = start_value * 10 ** 0.25 if i % 2 == 0 else start_value
-        cpu, started = time.process_time(), time.perf_counter()
-        playground.learning_rate.value = value
-        cpus.append(time.process_time() - cpu)
-        firsts.append(playground.update_times[0] - started)
-        fulls.append(playground.update_times[-1] - started)
+    try:
+        start_value = playground.learning_rate.value
+        firsts, fulls, cpus = [], [], []
+        for i in range(repeats):
+            value = start_value * 10 ** 0.25 if i % 2 == 0 else start_value
+            cpu, started = time.process_time(), time.perf_counter()
+            playground.learning_rate.value = value
+            cpus.append(time.process_time() - cpu)
+            firsts.append(playground.update_times[0] - started)
+            fulls.append(playground.update_times[-1] - started)
+    finally:
+        playground.close()
     return {"first_update_s": statistics.median(firsts), "full_run_s": statistics.median(fulls),
             "full_run_cpu_s": statistics.median(cpus), "epochs": playground.epochs.value,
             "n_train": playground.n_train}

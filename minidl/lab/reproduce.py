@@ -13,13 +13,20 @@ notebook and the failing cell; the failed notebook is not overwritten.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import ipykernel.kernelspec
+import nbformat
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from traitlets import default
 
 from .experiments import FIGURES, REPO_ROOT, written_since
@@ -46,45 +53,114 @@ class CurrentEnvironment(KernelSpecManager):
 
 class CurrentEnvironmentKernel(AsyncKernelManager):
     """The kernel manager nbclient creates (and shuts down after each notebook), with the
-    kernel specs of ``CurrentEnvironment``."""
+    kernel specs of ``CurrentEnvironment``. It talks to the kernel over Unix sockets (IPC), not
+    TCP: nothing leaves the machine, and ipykernel does not warn, once per notebook, that its TCP
+    traffic is unencrypted."""
 
     @default("kernel_spec_manager")
     def _current_environment(self) -> KernelSpecManager:
         return CurrentEnvironment()
+
+    @default("transport")
+    def _unix_sockets(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _socket_path(self) -> str:
+        # the sockets' path prefix; absolute, since the kernel runs in the notebook's folder
+        return os.path.join(tempfile.mkdtemp(prefix="minidl-kernel-"), "kernel")
+
+
+class Heartbeat:
+    """While a notebook executes, print which cell is running every ``every`` seconds.
+
+    ``start_cell`` is called by nbclient's ``on_cell_start`` hook; a background thread prints
+    ``[04_training.ipynb] cell 12/31 running for 20 s: run_fig1(...)`` while a cell takes long,
+    so that a long ``make figures`` never sits silent for more than ``every`` seconds.
+    """
+
+    def __init__(self, name: str, cells: int, every: float = 10.0,
+                 print_fn: Callable[[str], None] = lambda line: print(line, flush=True)) -> None:
+        self.name, self.cells, self.every, self.print_fn = name, cells, every, print_fn
+        self._lock = threading.Lock()
+        self._cell: tuple[int, str, float] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def start_cell(self, cell, cell_index: int, **kwargs) -> None:
+        first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+        with self._lock:
+            self._cell = (cell_index, first[:60], time.perf_counter())
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            with self._lock:
+                current = self._cell
+            if current is not None:
+                index, first, started = current
+                self.print_fn(f"    [{self.name}] cell {index + 1}/{self.cells} running for "
+                              f"{time.perf_counter() - started:.0f} s: {first}")
+
+
+def strip_widget_state(nb) -> None:
+    """Remove what ipywidgets saves into an executed notebook: the widget state in the metadata
+    and the widget views in the outputs (their text/plain stays). Both carry random ids, so that
+    every execution would rewrite them; GitHub shows no widgets anyway, and a notebook that
+    wants to show its widget saves a picture of it."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
 
 
 class NotebookError(RuntimeError):
     """A notebook raised an error while executing."""
 
 
-def execute_notebook(path: str | Path, timeout: int = 1200) -> float:
-    """Execute the notebook at ``path`` in place (outputs saved) and return the seconds taken.
+def execute_notebook(path: str | Path, timeout: int = 1200, heartbeat: float = 10.0) -> float:
+    """Execute the notebook at ``path`` in place (outputs saved, widget state stripped) in a
+    kernel started in the notebook's folder (``python -m ipykernel_launcher`` of this interpreter).
 
-    The kernel is ``python -m ipykernel_launcher`` of this interpreter, started in the
-    notebook's folder. Raises ``NotebookError`` naming the failing cell; the file is then
-    left as it was.
+    Parameters:
+        - ``timeout``: seconds allowed per cell.
+        - ``heartbeat``: print the running cell every so many seconds (``Heartbeat``).
+
+    Returns:
+        The seconds taken. Raises ``NotebookError`` naming the failing cell; the file is then
+        left as it was.
     """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
+    beat = Heartbeat(path.name, len(nb.cells), heartbeat)
     client = NotebookClient(nb, kernel_manager_class=CurrentEnvironmentKernel, kernel_name="python3",
-                            timeout=timeout, record_timing=False, resources={"metadata": {"path": str(path.parent)}})
+                            timeout=timeout, record_timing=False, on_cell_start=beat.start_cell,
+                            resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
-        client.execute()
+        with beat:
+            client.execute()
     except CellExecutionError as error:
         raise NotebookError(f"{path.name} failed:\n{error}") from error
     except Exception as error:      # the kernel died, did not start, or a cell timed out
         raise NotebookError(f"{path.name} could not be executed: {type(error).__name__}: {error}") from error
     seconds = time.perf_counter() - start
+    strip_widget_state(nb)
     nbformat.write(nb, path)
     return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (``argv``, default ``sys.argv[1:]``): run the notebooks, print each one's
+    time and the files written to the figures folder. Returns the exit status (0, or 1 on a
+    failure)."""
     parser = argparse.ArgumentParser(prog="python -m minidl.lab.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("only", nargs="*", help="run only the notebooks whose names start with these (e.g. 04)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS), help="folder of the notebooks (default: %(default)s)")

@@ -9,7 +9,7 @@ use, so that it is tested (``tests/test_studies.py``) and the notebooks stay sho
 - ``total_variation``, ``fraction_of_increases``, ``mean_abs_second_difference``: how smooth a
   learning curve is, as numbers (``smoothness`` gives all three);
 - ``seconds_per_epoch``, ``time_minidl_and_torch``: timings on one thread;
-- ``train_configs``, ``summarise``, ``epochs_to_reach``, ``describe_runs``, ``mean_curve``: many
+- ``train_configs``, ``final_values``, ``epochs_to_reach``, ``describe_runs``, ``mean_curve``: many
   runs at once (``minidl.runs``) and what to read from them;
 - ``batch_size_sweep``: batch gradient descent for several batch sizes;
 - ``write_table``: a table beside the paper's, as Markdown and JSON in ``figures/``.
@@ -17,7 +17,6 @@ use, so that it is tested (``tests/test_studies.py``) and the notebooks stay sho
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import statistics
@@ -29,8 +28,9 @@ import torch
 from .. import paper_model
 from .._checks import check_int
 from .compare import fit_torch, torch_loss, torch_twin
-from ..optim import SGD
-from ..runs import fit_runs, make_run, stack_models
+from .tables import paper_table, summarise, write_table_files
+from ..optim import SGD, torch_sgd_lr
+from ..runs import fit_runs, make_run, stack_runs
 from ..sequential import Sequential
 from ..training import History, resolve_loss
 from ..utils import as_targets, torch_threads
@@ -47,6 +47,12 @@ def torch_init_model(*, runs: int | None = None, dtype: torch.dtype | None = Non
     :math:`1/\sqrt{in}`, which gives exactly that distribution. So a run with this model and a
     run with ``paper_model`` from the same seed see the same data and the same shuffling; only
     the scale of the initial weights differs.
+
+    Parameters:
+        - ``runs``, ``dtype``, ``generator``: as for ``paper_model``.
+
+    Returns:
+        The 2-25-25-25-2 ``Sequential``, every ``Linear``'s weight and bias scaled by 1/sqrt(in).
     """
     model = paper_model(runs=runs, dtype=dtype, generator=generator)
     for layer in model.linears:
@@ -59,7 +65,8 @@ def torch_init_model(*, runs: int | None = None, dtype: torch.dtype | None = Non
 # --- minidl against torch.nn + autograd, step by step --------------------------------------------
 
 def max_weight_difference(model: Sequential, net: torch.nn.Module) -> float:
-    """The largest ``|w_minidl - w_torch|`` over every weight and bias of the two networks."""
+    """The largest :math:`|w_{minidl} - w_{torch}|` over every weight and bias of the two
+    networks, compared in order (``model.param()`` against ``net.parameters()``)."""
     ours = [value for value, _ in model.param()]
     theirs = [p.detach() for p in net.parameters()]
     if len(ours) != len(theirs) or any(a.shape != b.shape for a, b in zip(ours, theirs)):
@@ -78,13 +85,23 @@ def step_by_step(model: Sequential, x: torch.Tensor, y: torch.Tensor, *, steps: 
     minidl uses its own backward (eqs. 1-5) and the paper's EMA momentum
     :math:`V \leftarrow \beta V + (1-\beta) g,\ w \leftarrow w - \eta V`; torch uses autograd and
     ``torch.optim.SGD(lr=torch_lr, momentum=torch_momentum)``, by default
-    ``lr = eta * (1 - beta)``, ``momentum = beta`` (the equivalent form). Passing another
+    ``minidl.optim.torch_sgd_lr(eta, beta)``, ``momentum = beta`` (the equivalent form). Passing another
     ``torch_lr`` shows what a wrong translation of the momentum does. ``model`` is not changed.
+
+    Shape:
+        - ``x``: ``(N, 2)``; ``y``: ``(N,)`` labels or ``(N, 2)`` one-hot targets.
+        - output: ``(steps,)``, float64.
+
+    Parameters:
+        - ``steps``: SGD steps, one sample each, in the order of ``randperm(N, generator)``
+          epoch after epoch.
+        - ``step_size``, ``momentum``: minidl's eta and beta; ``loss``: ``'mse'`` or ``'elementwise'``.
+        - ``torch_lr``, ``torch_momentum``: what torch gets instead of the equivalent form.
     """
     check_int(steps, "steps", 1)
     ours = copy.deepcopy(model)
     net = torch_twin(ours)
-    lr = step_size * (1 - momentum) if torch_lr is None else torch_lr
+    lr = torch_sgd_lr(step_size, momentum) if torch_lr is None else torch_lr
     optimizer = torch.optim.SGD(net.parameters(), lr=lr,
                                 momentum=momentum if torch_momentum is None else torch_momentum)
     sgd = SGD(ours.param(), momentum)
@@ -119,23 +136,29 @@ def _curve(curve, name: str) -> torch.Tensor:
 
 def total_variation(curve: Sequence[float]) -> float:
     r"""Total variation :math:`\sum_e |L_{e+1} - L_e|`: the length of the path the curve travels
-    up and down. A monotone curve has ``|L_last - L_first|``; every wiggle adds twice its height."""
+    up and down. A monotone curve has ``|L_last - L_first|``; every wiggle adds twice its height.
+
+    Shape:
+        - ``curve``: ``(E,)``, one finite value per epoch, E >= 3.
+    """
     return float(_curve(curve, "total_variation").diff().abs().sum())
 
 
 def fraction_of_increases(curve: Sequence[float]) -> float:
     """Fraction of epochs after which the value goes *up* (``L_{e+1} > L_e``): 0 for a loss curve
-    that only decreases, about 1/2 for noise."""
+    that only decreases, about 1/2 for noise. Shape: ``curve`` ``(E,)``, as ``total_variation``."""
     return float((_curve(curve, "fraction_of_increases").diff() > 0).double().mean())
 
 
 def mean_abs_second_difference(curve: Sequence[float]) -> float:
-    r"""Mean of :math:`|L_{e+1} - 2 L_e + L_{e-1}|`: zero on a straight line, large on a zig-zag."""
+    r"""Mean of :math:`|L_{e+1} - 2 L_e + L_{e-1}|`: zero on a straight line, large on a zig-zag.
+    Shape: ``curve`` ``(E,)``, as ``total_variation``."""
     return float(_curve(curve, "mean_abs_second_difference").diff(n=2).abs().mean())
 
 
 def smoothness(curve: Sequence[float]) -> dict[str, float]:
-    """The three measures above for one curve (smaller is smoother)."""
+    """``total_variation``, ``fraction_of_increases`` and ``mean_abs_second_difference`` of one
+    curve ``(E,)`` (smaller is smoother), keyed by those names."""
     return {"total_variation": total_variation(curve),
             "fraction_of_increases": fraction_of_increases(curve),
             "mean_abs_second_difference": mean_abs_second_difference(curve)}
@@ -144,7 +167,8 @@ def smoothness(curve: Sequence[float]) -> dict[str, float]:
 # --- timing ---------------------------------------------------------------------------------------
 
 def seconds_per_epoch(train_one_epoch: Callable[[], object], repeats: int = 3) -> float:
-    """Median wall time of ``repeats`` calls of ``train_one_epoch``, on one thread."""
+    """The median wall time, in seconds, of ``repeats`` calls of ``train_one_epoch()``, run on
+    one thread (``torch_threads(1)``)."""
     check_int(repeats, "repeats", 1)
     times = []
     with torch_threads(1):
@@ -159,7 +183,14 @@ def time_minidl_and_torch(model: Sequential, x, y, x_validation, y_validation, *
                           step_size: float = 0.01, loss: str = "elementwise") -> dict[str, float]:
     """Seconds per epoch of per-sample SGD (plus the per-epoch metrics on both sets) for minidl's
     ``fit`` and for ``fit_torch`` on its twin, timed alternately in the same process, one thread.
-    Copies of ``model`` are trained; ``model`` is not changed."""
+    Copies of ``model`` are trained; ``model`` is not changed.
+
+    Shape:
+        - ``x``, ``x_validation``: ``(N, 2)``; ``y``, ``y_validation``: ``(N,)`` labels.
+
+    Returns:
+        ``{'minidl': seconds, 'torch': seconds}``, each the median of ``repeats`` epochs.
+    """
     check_int(repeats, "repeats", 1)
     ours = copy.deepcopy(model)
     net = torch_twin(ours)
@@ -179,49 +210,37 @@ def train_configs(seeds: Sequence[int] | dict[str, Sequence[int]],
                   **fit_kw) -> dict[str, list[History]]:
     """Train one run per seed for every model factory, all in one stacked ``fit_runs`` call.
 
-    ``factories`` maps a name to a model factory (``paper_model``, ``torch_init_model``, ...);
-    ``seeds`` is one list for all of them, or a dict giving each name its own list.
     Run (name, seed) draws its data, weights and shuffling from ``seed`` alone (``make_run``), so
-    two factories with the same seed see the same data and the same sample order. ``fit_kw``
-    goes to ``fit_runs`` (epochs, step_size, decay, loss, momentum, batch_size).
-    Returns ``{name: [History per seed]}``.
+    two factories with the same seed see the same data and the same sample order.
+
+    Parameters:
+        - ``seeds``: one list for every factory, or a dict giving each name its own list.
+        - ``factories``: name -> model factory (``paper_model``, ``torch_init_model``, ...).
+        - ``n_train``, ``n_validation``, ``dtype``: each run's data sets.
+        - ``fit_kw``: to ``fit_runs`` (epochs, step_size, decay, loss, momentum, batch_size).
+
+    Returns:
+        ``{name: [one History per seed]}``.
     """
     per_name = seeds if isinstance(seeds, dict) else {name: seeds for name in factories}
     if not factories or set(per_name) != set(factories) or not all(per_name.values()):
         raise ValueError(f"train_configs: expected at least one factory and a non-empty seed list for each, "
                          f"got factories {sorted(factories)} and seeds for {sorted(per_name)}")
     plan = [(name, s) for name in factories for s in per_name[name]]
-    runs = [make_run(s, factories[name], n_train, n_validation, dtype=dtype) for name, s in plan]
-    data = [torch.stack(parts) for parts in zip(*(d for _, d, _ in runs))]
-    histories = fit_runs(stack_models([m for _, _, m in runs]), *data,
-                         generator=[g for g, _, _ in runs], **fit_kw)
+    generators, data, stacked, _ = stack_runs([make_run(s, factories[name], n_train, n_validation, dtype=dtype)
+                                               for name, s in plan])
+    histories = fit_runs(stacked, *data, generator=generators, **fit_kw)
     out: dict[str, list[History]] = {name: [] for name in factories}
     for (name, _), history in zip(plan, histories):
         out[name].append(history)
     return out
 
 
-METRIC_NAMES = {"loss": "training MSE", "accuracy": "training accuracy",
-                "val_loss": "validation MSE", "val_accuracy": "validation accuracy"}
-
-
 def final_values(histories: Sequence[History]) -> dict[str, list[float]]:
-    """The last epoch's value of every metric, one per run."""
+    """The last epoch's value of every metric: ``{metric: [one float per History]}``."""
     if not histories:
         raise ValueError("final_values: expected at least one History, got none")
     return {k: [h.history[k][-1] for h in histories] for k in histories[0].history}
-
-
-def summarise(histories: Sequence[History]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation over runs of every metric's final value.
-
-    The standard deviation is the sample one (``n - 1``), as ``torch.std`` and ``numpy.std(ddof=1)``.
-    """
-    out = {}
-    for k, values in final_values(histories).items():
-        t = torch.tensor(values, dtype=torch.float64)
-        out[k] = {"mean": float(t.mean()), "std": float(t.std()) if len(values) > 1 else 0.0}
-    return out
 
 
 def epochs_to_reach(histories: Sequence[History], threshold: float, key: str = "val_accuracy") -> list[int | None]:
@@ -234,17 +253,23 @@ def epochs_to_reach(histories: Sequence[History], threshold: float, key: str = "
 
 
 def mean_curve(histories: Sequence[History], key: str) -> list[float]:
-    """The per-epoch mean over runs of one metric."""
+    """The mean over the runs of metric ``key`` at each epoch: a list of E floats."""
     return torch.tensor([h.history[key] for h in histories], dtype=torch.float64).mean(0).tolist()
 
 
 def describe_runs(histories: Sequence[History], thresholds: Sequence[float] = (0.95, 0.97)) -> dict[str, float]:
-    """One row of an ablation table, over the runs: the final validation accuracy (mean, std),
-    its mean over the last 10 epochs (less sensitive to the last step's noise), the median
-    epoch at which the validation accuracy first reaches each threshold (``inf`` when more than
-    half the runs never do), the mean smoothness of the training-loss curves (total variation,
-    fraction of increases) and the mean total variation of the validation-accuracy curves."""
-    summary = summarise(histories)
+    """One row of an ablation table, over the runs.
+
+    Returns:
+        ``val_accuracy``, ``val_accuracy_std``: the final validation accuracy (mean, sample std);
+        ``val_accuracy_last10``: its mean over the last 10 epochs (less sensitive to the last
+        step's noise); ``loss``: the mean final training loss; ``epochs_to_<threshold>``: the
+        median epoch at which the validation accuracy first reaches each threshold (``inf``
+        when more than half the runs never do); ``total_variation``, ``fraction_of_increases``:
+        the mean smoothness of the training-loss curves; ``val_accuracy_total_variation``: the
+        mean total variation of the validation-accuracy curves.
+    """
+    summary = summarise(final_values(histories))
     last10 = torch.tensor([h.history["val_accuracy"][-10:] for h in histories], dtype=torch.float64)
     row = {"val_accuracy": summary["val_accuracy"]["mean"], "val_accuracy_std": summary["val_accuracy"]["std"],
            "val_accuracy_last10": float(last10.mean()), "loss": summary["loss"]["mean"]}
@@ -271,8 +296,16 @@ def batch_size_sweep(batch_sizes: Sequence[int], seeds: Sequence[int], *, epochs
 
     Every batch size gets the same number of *epochs*, hence ``ceil(n_train / B)`` times fewer
     gradient steps for batch size B: each step uses the mean gradient of B samples.
-    ``reuse`` maps a batch size to histories already trained with exactly this configuration
-    and these seeds (say batch size 1 from another experiment): they are not trained again.
+    Parameters:
+        - ``batch_sizes``: each from 1 to ``n_train``; ``seeds``: the runs of each.
+        - ``epochs``, ``step_size``, ``decay``, ``loss``: as in ``Sequential.fit``.
+        - ``timing_repeats``: epochs timed (the median is reported); ``model_factory``: the model.
+        - ``reuse``: batch size -> histories already trained with exactly this configuration
+          and these seeds (say batch size 1 from another experiment): not trained again.
+
+    Returns:
+        One dict per batch size: ``batch_size``, ``steps_per_epoch``, ``steps``,
+        ``seconds_per_epoch``, ``accuracy``, ``accuracy_std``, ``val_accuracy``, ``val_accuracy_std``.
     """
     rows = []
     for b in batch_sizes:
@@ -289,7 +322,7 @@ def batch_size_sweep(batch_sizes: Sequence[int], seeds: Sequence[int], *, epochs
         seconds = seconds_per_epoch(lambda: model.fit(x, y, xv, yv, epochs=1, batch_size=b,
                                                       step_size=step_size, loss=loss, generator=g),
                                     timing_repeats)
-        summary = summarise(histories)
+        summary = summarise(final_values(histories))
         steps = -(-n_train // b)
         rows.append({"batch_size": b, "steps_per_epoch": steps, "steps": steps * epochs,
                      "seconds_per_epoch": seconds,
@@ -301,37 +334,24 @@ def batch_size_sweep(batch_sizes: Sequence[int], seeds: Sequence[int], *, epochs
 
 # --- tables beside the paper's ---------------------------------------------------------------------
 
-def table_markdown(summary: dict[str, dict[str, float]], paper: dict[str, tuple[float, float]],
-                   title: str) -> str:
-    """A Markdown table: one row per set (training, validation), reproduced and paper's values."""
-    lines = [f"**{title}**", "",
-             "| set | MSE (reproduced) | MSE (paper) | accuracy (reproduced) | accuracy (paper) |",
-             "| --- | --- | --- | --- | --- |"]
-    for name, prefix in (("training", ""), ("validation", "val_")):
-        cells = [name]
-        for metric in ("loss", "accuracy"):
-            s = summary[prefix + metric]
-            p = paper[prefix + metric]
-            cells += [f"{s['mean']:.5f} ± {s['std']:.5f}", f"{p[0]:.5f} ± {p[1]:.5f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def write_table(histories: Sequence[History], paper: dict[str, tuple[float, float]],
                 md_path: str | os.PathLike, json_path: str | os.PathLike, *, title: str,
                 config: dict[str, object], seeds: Sequence[int]) -> dict[str, dict[str, float]]:
     """Write the table of ``histories`` (mean ± std of the final metrics) beside ``paper`` to
     ``md_path`` and, with every run's values and the configuration, to ``json_path``.
-    Returns the summary."""
-    summary = summarise(histories)
-    for path in (md_path, json_path):
-        os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
-    with open(md_path, "w") as f:
-        f.write(table_markdown(summary, paper, title))
+
+    Parameters:
+        - ``paper``: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` -> the paper's (mean, std).
+        - ``title``: the table's bold title; ``config``, ``seeds``: recorded in the JSON.
+
+    Returns:
+        The summary, ``{metric: {'mean': float, 'std': float}}``.
+    """
+    final = final_values(histories)
+    summary = summarise(final)
+    markdown = "\n".join([f"**{title}**", "", *paper_table(summary, paper)]) + "\n"
     record = {"title": title, "config": config, "seeds": list(seeds), "summary": summary,
               "paper": {k: {"mean": v[0], "std": v[1]} for k, v in paper.items()},
-              "runs": final_values(histories)}
-    with open(json_path, "w") as f:
-        json.dump(record, f, indent=2)
-        f.write("\n")
+              "runs": final}
+    write_table_files(markdown, record, md_path, json_path)
     return summary

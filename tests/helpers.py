@@ -1,0 +1,22 @@
+"""Small helpers that several test modules share (imported as ``from helpers import ...``:
+pytest puts ``tests/`` on the import path)."""
+from __future__ import annotations
+
+import torch
+
+F64 = torch.float64
+
+
+def generator(seed: int) -> torch.Generator:
+    """A fresh seeded random stream: tests draw from their own, never from torch's global one."""
+    return torch.Generator().manual_seed(seed)
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    """Two state dicts with the same names and bit-identical tensors."""
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def all_finite(model) -> bool:
+    """No NaN or infinite weight anywhere in ``model``."""
+    return all(bool(torch.isfinite(v).all()) for v in model.state_dict().values())
