@@ -5,7 +5,7 @@ VENV       := .venv
 BIN        := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help check-python setup figures test test-fast benchmark lab clean
+.PHONY: help check-python setup figures test test-fast benchmark lab clean student grade
 
 ## help: list the targets (what a bare `make` does)
 help:
@@ -36,7 +36,7 @@ test: setup
 
 ## test-fast: the package's tests only (no notebooks, no browser)
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not browser" -p no:cacheprovider
+	$(BIN)/python -m pytest tests -m "not browser and not course" -p no:cacheprovider
 
 ## benchmark: time minidl against torch.nn, scikit-learn and micrograd
 benchmark: setup
@@ -46,6 +46,22 @@ benchmark: setup
 ## lab: open the kit in JupyterLab (from .venv), at the notebooks
 lab: setup
 	$(BIN)/jupyter lab notebooks
+
+# The student edition (course/, nbgrader; see "Teaching with minidl" in the README).
+# nbgrader runs from course/ with the environment's bin/ first on PATH (it calls `alembic` by name).
+NBGRADER := PATH="$(abspath $(BIN)):$$PATH" nbgrader
+
+## student: the course's student versions, from course/source/ into course/release/ (nbgrader)
+student: setup
+	cd course && $(NBGRADER) generate_assignment '*' --force
+	@echo "Hand out course/release/: one folder per assignment."
+
+## grade: grade course/submitted/<student>/<assignment>/: feedback, grades.csv, a table
+grade: student
+	cd course && $(NBGRADER) autograde '*' --force
+	cd course && $(NBGRADER) generate_feedback '*' --force
+	cd course && $(NBGRADER) export --to grades.csv
+	$(BIN)/python -m minidl.lab.grading course/grades.csv course/submitted
 
 ## clean: remove .venv/ and the test caches
 clean:
