@@ -20,14 +20,6 @@ from ._checks import check_float_tensor, check_int, check_tensor
 from .module import Module
 
 
-def _affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-            out: torch.Tensor | None = None) -> torch.Tensor:
-    """``x w^T + b`` (one kernel call, into ``out`` when given), over an optional leading run dimension."""
-    if x.dim() == 2:
-        return torch.addmm(bias, x, weight.mT, out=out)
-    return torch.baddbmm(bias.unsqueeze(1), x, weight.mT, out=out)
-
-
 def _addmm_(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
     """``out += a @ b`` in place, over an optional leading run dimension."""
     out.addmm_(a, b) if a.dim() == 2 else out.baddbmm_(a, b)
@@ -57,8 +49,10 @@ class Linear(Module):
         - adds ``g^T x`` to ``grad_weight``: eq. (4), summed over the N rows of the batch;
         - adds ``sum of g over rows`` to ``grad_bias``: eq. (5);
         - returns ``dl/dx = g w``, shape ``(N, in)``: eq. (2) (``w^T g`` for column vectors).
-    Gradients accumulate across calls until ``zero_grad()``. ``gradient_step(eta)``, inherited
-    from ``Module``, applies eqs. (6) and (7) to ``weight`` and ``bias``
+    Gradients accumulate across calls until ``zero_grad()``. ``forward`` and ``backward`` check
+    their input, then call ``_forward`` / ``_backward``, the same maths unchecked, which ``fit``
+    calls directly (it checks its data once) with buffers that ``Sequential`` prepares.
+    ``gradient_step(eta)``, inherited from ``Module``, applies eqs. (6) and (7) to ``weight`` and ``bias``
     (``minidl.optim.gradient_step``, the one implementation of the step).
     """
 
@@ -82,6 +76,9 @@ class Linear(Module):
         self.grad_weight = torch.zeros_like(self.weight)
         self.grad_bias = torch.zeros_like(self.bias)
         self.input: torch.Tensor | None = None     # x, kept by forward: backward needs it for dl/dw
+        # the kernels for (N, features) rows, or for (R, N, features) with runs: addmm / baddbmm, mm / bmm
+        self._addmm, self._mm = (torch.addmm, torch.mm) if runs is None else (torch.baddbmm, torch.bmm)
+        self._views = (None, None, None, None)     # (weight, bias, w^T, b as a row): see _forward
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -105,7 +102,10 @@ class Linear(Module):
     def _forward(self, input: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """``forward`` without the checks (``fit`` checks its data once), into ``out`` when given."""
         self.input = input
-        return _affine(input, self.weight, self.bias, out)     # s = x w^T + b
+        if self._views[0] is not self.weight or self._views[1] is not self.bias:   # w^T, b: views made once
+            row = self.bias if self.runs is None else self.bias.unsqueeze(1)
+            self._views = (self.weight, self.bias, self.weight.mT, row)
+        return self._addmm(self._views[3], input, self._views[2], out=out)     # s = x w^T + b
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
         g = grad_wrt_output
@@ -118,23 +118,23 @@ class Linear(Module):
             raise ValueError(f"{self!r}.backward: expected a gradient of shape {expected}, got {got}")
         return self._backward(g)
 
-    def _backward(self, g: torch.Tensor, grad_input: torch.Tensor | None = None, *,
-                  one_sample: bool = False, input_grad: bool = True) -> torch.Tensor | None:
+    def _backward(self, g: torch.Tensor, grad_input: torch.Tensor | None = None,
+                  g_column: torch.Tensor | None = None, input_grad: bool = True) -> torch.Tensor | None:
         """``backward`` without the checks, writing ``dl/dx`` into ``grad_input`` when given.
 
-        ``fit`` calls it with ``one_sample=True`` for per-sample SGD: then ``g`` (one row) is a
-        view of ``grad_bias`` itself, where ``Sequential`` had the layer above write it, so eq. (5),
+        ``fit``'s per-sample step passes ``g_column``, ``g^T`` for one row: then ``g`` is a view of
+        ``grad_bias`` itself, where ``Sequential`` had the layer above write it, so eq. (5),
         dl/db = g, costs no operation; and the gradients are set, not added (``fit`` would zero
         them before every step anyway). ``input_grad=False``: the first layer, no ``dl/dx``.
         """
         x = self.input
-        if one_sample:
-            torch.mul(g.mT, x, out=self.grad_weight)    # dl/dw = g^T x for one row: a column times a row, set
+        if g_column is not None:
+            torch.mul(g_column, x, out=self.grad_weight)    # dl/dw = g^T x for one row: a column times a row, set
         else:
             _addmm_(self.grad_weight, g.mT, x)          # eq. (4)
             self.grad_bias.add_(g.sum(-2))              # eq. (5)
         if input_grad:
-            return torch.matmul(g, self.weight, out=grad_input)     # eq. (2)
+            return self._mm(g, self.weight, out=grad_input)     # eq. (2)
         return None
 
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -198,9 +198,9 @@ class Activation(Module):
             check_float_tensor(input, f"{self!r}.forward input")
         return self._forward(input)
 
-    def _forward(self, input: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """``forward`` without the check, into ``out`` when given (``fit``: ``out`` is ``input``, in place)."""
-        self.output = self.activate(input) if out is None else self.activate(input, out)
+    def _forward(self, input: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        """``forward`` without the check; ``in_place``: overwrite ``input`` (``fit``, on its Linear's output)."""
+        self.output = self.activate(input, True) if in_place else self.activate(input)
         return self.output
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
@@ -220,8 +220,8 @@ class Activation(Module):
         sigma_prime = self.derivative(x) if derivative is None else self.derivative(x, derivative)
         return torch.mul(g, sigma_prime, out=out)     # eq. (3)
 
-    def activate(self, s: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """sigma(s), element-wise (into ``out`` when given)."""
+    def activate(self, s: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        """sigma(s), element-wise (in ``s`` itself when ``in_place``)."""
         raise NotImplementedError
 
     def derivative(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -236,8 +236,8 @@ class ReLU(Activation):
     derivative is taken as 0 (as PyTorch does).
     """
 
-    def activate(self, s: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.clamp_min(s, 0.0, out=out)       # max(0, s), what torch.relu computes
+    def activate(self, s: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        return s.relu_() if in_place else torch.relu(s)
 
     def derivative(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         return torch.sign(x, out=out)      # x = max(0, s) >= 0, so sign(x) is 1 where s > 0 and 0 elsewhere
@@ -249,8 +249,8 @@ class Tanh(Activation):
     Shape: any; output has the input's shape. ``backward`` is eq. (3).
     """
 
-    def activate(self, s: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.tanh(s, out=out)
+    def activate(self, s: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        return s.tanh_() if in_place else torch.tanh(s)
 
     def derivative(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         return torch.sub(_ONE, torch.mul(x, x, out=out), out=out)     # 1 - x^2

@@ -195,10 +195,9 @@ class Sequential(Module):
                 forward.append(partial(layer._forward, out=buffer(layer.out_features)))
                 below = g
                 g = layer.grad_bias.unsqueeze(-2) if one_sample else buffer(layer.out_features)
-                backward.append(partial(layer._backward, g, below, one_sample=one_sample, input_grad=below is not None))
+                backward.append(partial(layer._backward, g, below, g.mT if one_sample else None, below is not None))
             else:
-                in_place = forward[-1].keywords["out"] if isinstance(before, Linear) else None
-                forward.append(partial(layer._forward, out=in_place))
+                forward.append(partial(layer._forward, in_place=isinstance(before, Linear)))
                 if g is not None:
                     backward.append(partial(layer._backward, g, g, torch.zeros_like(g)))
             before = layer
