@@ -28,7 +28,9 @@ class Sequential(Module):
         - output: ``(N, out_features)``, or ``(R, N, out_features)``
 
     Parameters: those of its layers, in order (``param()``, ``state_dict()`` with keys
-    ``'<position>.weight'``, ...).
+    ``'<position>.weight'``, ...). The model keeps them in one flat tensor and their gradients in
+    another (``flat_param()``): when a layer is added, its ``weight``, ``bias`` and gradients
+    become views of these (a tensor taken from a Linear before it was added is a stale copy).
 
     >>> model = Sequential(Linear(2, 25), ReLU(), Linear(25, 25), ReLU(),
     ...                    Linear(25, 25), Tanh(), Linear(25, 2))
@@ -142,29 +144,27 @@ class Sequential(Module):
         """Move every Linear's weight, bias and their gradients into two flat tensors (values,
         gradients); the layers' tensors become views of them, each starting at a multiple of 16
         numbers as a tensor of its own would (the kernels then round exactly as before)."""
-        views = [t for layer in self.linears for t in (layer.weight, layer.bias)]
-        sizes = [-(-t.numel() // 16) * 16 for t in views]
-        values, grads = (torch.zeros(sum(sizes), dtype=self.dtype) for _ in range(2))
-        offset, new = 0, []
+        padded = lambda t: -(-t.numel() // 16) * 16
+        size = sum(padded(t) for layer in self.linears for t in (layer.weight, layer.bias))
+        values, grads = torch.zeros(size, dtype=self.dtype), torch.zeros(size, dtype=self.dtype)
+        offset, views = 0, []
         for layer in self.linears:
             for name in ("weight", "bias"):
-                old, old_grad = getattr(layer, name), getattr(layer, "grad_" + name)
-                k = old.numel()
-                setattr(layer, name, values[offset:offset + k].view(old.shape).copy_(old))
-                setattr(layer, "grad_" + name, grads[offset:offset + k].view(old.shape).copy_(old_grad))
-                new += [getattr(layer, name), getattr(layer, "grad_" + name)]
-                offset += -(-k // 16) * 16
-        self._flat = (values, grads, new)
+                value, grad = getattr(layer, name), getattr(layer, "grad_" + name)
+                k = value.numel()
+                setattr(layer, name, values[offset:offset + k].view(value.shape).copy_(value))
+                setattr(layer, "grad_" + name, grads[offset:offset + k].view(value.shape).copy_(grad))
+                views += [getattr(layer, name), getattr(layer, "grad_" + name)]
+                offset += padded(value)
+        self._flat = (values, grads, views)
 
     def flat_param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """``[(values, gradients)]``: all the parameters of the model in one flat tensor and their
         gradients in another (``param()``'s tensors are views of them), so that the step of
         eqs. (6) and (7) is one operation for the whole model (``fit`` gives this to ``SGD``)."""
-        own = [t for layer in self.linears for name in ("weight", "grad_weight", "bias", "grad_bias")
-               for t in [getattr(layer, name)]]
-        if self._flat is None or len(own) != len(self._flat[2]) or any(
-                a is not b for a, b in zip(sorted(own, key=id), sorted(self._flat[2], key=id))):
-            self._pack()          # a layer's tensor was replaced, or an outer Sequential packed it
+        own = [getattr(layer, name) for layer in self.linears for name in ("weight", "grad_weight", "bias", "grad_bias")]
+        if self._flat is None or len(own) != len(self._flat[2]) or any(a is not b for a, b in zip(own, self._flat[2])):
+            self._pack()          # a layer's tensor was replaced, or an outer Sequential packed this one's layers
         values, grads, _ = self._flat
         return [(values, grads)]
 

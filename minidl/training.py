@@ -5,6 +5,10 @@ One epoch: shuffle the training set, then for each batch (one sample by default)
 multiply the step size by ``decay`` and record the loss and accuracy on the whole training
 (and validation) set. Tensors may carry a leading run dimension: R models train at once,
 each with its own data, weights and shuffling order.
+
+The loop calls ``Sequential.training_step`` (the layers' unchecked methods on buffers wired once
+per fit; the data were checked once, before) under ``torch.inference_mode()``, and the optimizer
+steps on the model's flat parameter buffer: the same numbers as the public methods, bit for bit.
 """
 from __future__ import annotations
 
