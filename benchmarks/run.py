@@ -14,11 +14,15 @@ fixed seed) and from the same initial weights (``minidl.lab.compare.torch_twin``
 4. each target of issue 10 next to its measured figure, PASS or MISS.
 
 The peers (scikit-learn, micrograd) come from requirements-benchmark.txt; a missing one is
-reported as skipped. Usage: ``python benchmarks/run.py [--quick]``.
+reported as skipped. Usage: ``python benchmarks/run.py [--quick]``. A full run (without
+``--quick``) also writes everything it prints to ``benchmarks/results.md``, with its date and
+machine.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import platform
 import random
@@ -38,6 +42,7 @@ from minidl.runs import fit_runs, make_run, paper_runs
 SEED = 0
 N_SAMPLES = 1000
 STEP_SIZE = 0.01
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.md")
 
 
 # --- the machine ------------------------------------------------------------------------------
@@ -237,10 +242,10 @@ def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
     g, data, model = make_run(SEED, paper_model)
     model.fit(*data, epochs=timed_epochs, generator=g)
     one = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     generators, data, stacked, _ = paper_runs(list(range(SEED, SEED + runs)), paper_model)
     fit_runs(stacked, *data[:4], epochs=timed_epochs, generator=generators)
-    at_once = time.perf_counter() - started
+    at_once, at_once_cpu = time.perf_counter() - started, time.thread_time() - cpu_started
 
     print(f"## The Fig. 1 table: {runs} runs x {epochs} epochs of per-sample SGD, {N_SAMPLES} training "
           f"+ {N_SAMPLES} validation samples each\n")
@@ -250,6 +255,7 @@ def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
     print("| --- | ---: |")
     print(f"| one after another: 1 run timed ({one * scale:.1f} s), x {runs} (extrapolated) | {one * scale * runs:.1f} |")
     print(f"| all at once: minidl.runs, R = {runs}, measured{' (x %g)' % scale if quick else ''} | {at_once * scale:.1f} |")
+    print(f"| all at once, CPU time of this thread (what a quiet machine would take) | {at_once_cpu * scale:.1f} |")
     print(f"\nspeed-up of the runs path: {one * runs / at_once:.1f}x\n")
     return at_once * scale
 
@@ -307,13 +313,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="fewer repetitions, and 10 epochs instead of 100 for the 30-run table (extrapolated)")
     args = parser.parse_args(argv)
+    if args.quick:
+        report(args.quick)
+        return
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(Tee(sys.stdout, printed)):
+        report(args.quick)
+    with open(RESULTS, "w") as f:
+        f.write(printed.getvalue())
+    print(f"(written to {os.path.relpath(RESULTS)})")
+
+
+class Tee(io.TextIOBase):
+    """A stream that writes to several streams (the terminal and the results file)."""
+
+    def __init__(self, *streams) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+def report(quick: bool) -> None:
     print(f"# minidl benchmark: `{' '.join(['python', 'benchmarks/run.py', *sys.argv[1:]])}`, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
     print(machine() + "\n")
-    epoch = per_epoch_table(args.quick)
-    table_seconds = thirty_runs(args.quick)
+    epoch = per_epoch_table(quick)
+    table_seconds = thirty_runs(quick)
     latency = playground_latency()
-    targets(epoch, table_seconds, latency, args.quick)
+    targets(epoch, table_seconds, latency, quick)
+    print(f"\nload average at the end: {'/'.join(f'{v:.1f}' for v in os.getloadavg())} (1/5/15 min)")
 
 
 if __name__ == "__main__":

@@ -20,16 +20,12 @@ from ._checks import check_float_tensor, check_int, check_tensor
 from .module import Module
 
 
-def _affine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``x w^T + b`` (one kernel call), over an optional leading run dimension."""
-    if x.dim() == 2:
-        return torch.addmm(bias, x, weight.mT)
-    return torch.baddbmm(bias.unsqueeze(1), x, weight.mT)
-
-
 def _addmm_(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
     """``out += a @ b`` in place, over an optional leading run dimension."""
     out.addmm_(a, b) if a.dim() == 2 else out.baddbmm_(a, b)
+
+
+_ONE = torch.ones(())     # the 1 of tanh' = 1 - x^2, as a tensor so that the subtraction can write into a buffer
 
 
 class Linear(Module):
@@ -53,8 +49,10 @@ class Linear(Module):
         - adds ``g^T x`` to ``grad_weight``: eq. (4), summed over the N rows of the batch;
         - adds ``sum of g over rows`` to ``grad_bias``: eq. (5);
         - returns ``dl/dx = g w``, shape ``(N, in)``: eq. (2) (``w^T g`` for column vectors).
-    Gradients accumulate across calls until ``zero_grad()``. ``gradient_step(eta)``, inherited
-    from ``Module``, applies eqs. (6) and (7) to ``weight`` and ``bias``
+    Gradients accumulate across calls until ``zero_grad()``. ``forward`` and ``backward`` check
+    their input, then call ``_forward`` / ``_backward``, the same maths unchecked, which ``fit``
+    calls directly (it checks its data once) with buffers that ``Sequential`` prepares.
+    ``gradient_step(eta)``, inherited from ``Module``, applies eqs. (6) and (7) to ``weight`` and ``bias``
     (``minidl.optim.gradient_step``, the one implementation of the step).
     """
 
@@ -78,6 +76,9 @@ class Linear(Module):
         self.grad_weight = torch.zeros_like(self.weight)
         self.grad_bias = torch.zeros_like(self.bias)
         self.input: torch.Tensor | None = None     # x, kept by forward: backward needs it for dl/dw
+        # the kernels for (N, features) rows, or for (R, N, features) with runs: addmm / baddbmm, mm / bmm
+        self._addmm, self._mm = (torch.addmm, torch.mm) if runs is None else (torch.baddbmm, torch.bmm)
+        self._views = (None, None, None, None)     # (weight, bias, w^T, b as a row): see _forward
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -96,8 +97,15 @@ class Linear(Module):
                 or input.shape[-1] != self.in_features or input.dtype != self.weight.dtype
                 or (self.runs is not None and input.shape[0] != self.runs)):
             self._reject_input(input)
+        return self._forward(input)
+
+    def _forward(self, input: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward`` without the checks (``fit`` checks its data once), into ``out`` when given."""
         self.input = input
-        return _affine(input, self.weight, self.bias)     # s = x w^T + b
+        if self._views[0] is not self.weight or self._views[1] is not self.bias:   # w^T, b: views made once
+            row = self.bias if self.runs is None else self.bias.unsqueeze(1)
+            self._views = (self.weight, self.bias, self.weight.mT, row)
+        return self._addmm(self._views[3], input, self._views[2], out=out)     # s = x w^T + b
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
         g = grad_wrt_output
@@ -108,9 +116,26 @@ class Linear(Module):
             expected = (*self.input.shape[:-1], self.out_features)
             got = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
             raise ValueError(f"{self!r}.backward: expected a gradient of shape {expected}, got {got}")
-        _addmm_(self.grad_weight, g.mT, self.input)     # eq. (4)
-        self.grad_bias.add_(g.sum(-2))                  # eq. (5)
-        return g @ self.weight                          # eq. (2)
+        return self._backward(g)
+
+    def _backward(self, g: torch.Tensor, grad_input: torch.Tensor | None = None,
+                  g_column: torch.Tensor | None = None, input_grad: bool = True) -> torch.Tensor | None:
+        """``backward`` without the checks, writing ``dl/dx`` into ``grad_input`` when given.
+
+        ``fit``'s per-sample step passes ``g_column``, ``g^T`` for one row: then ``g`` is a view of
+        ``grad_bias`` itself, where ``Sequential`` had the layer above write it, so eq. (5),
+        dl/db = g, costs no operation; and the gradients are set, not added (``fit`` would zero
+        them before every step anyway). ``input_grad=False``: the first layer, no ``dl/dx``.
+        """
+        x = self.input
+        if g_column is not None:
+            torch.mul(g_column, x, out=self.grad_weight)    # dl/dw = g^T x for one row: a column times a row, set
+        else:
+            _addmm_(self.grad_weight, g.mT, x)          # eq. (4)
+            self.grad_bias.add_(g.sum(-2))              # eq. (5)
+        if input_grad:
+            return self._mm(g, self.weight, out=grad_input)     # eq. (2)
+        return None
 
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(self.weight, self.grad_weight), (self.bias, self.grad_bias)]
@@ -171,7 +196,11 @@ class Activation(Module):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not isinstance(input, torch.Tensor) or not input.is_floating_point():
             check_float_tensor(input, f"{self!r}.forward input")
-        self.output = self.activate(input)
+        return self._forward(input)
+
+    def _forward(self, input: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        """``forward`` without the check; ``in_place``: overwrite ``input`` (``fit``, on its Linear's output)."""
+        self.output = self.activate(input, True) if in_place else self.activate(input)
         return self.output
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
@@ -181,14 +210,22 @@ class Activation(Module):
         if not isinstance(grad_wrt_output, torch.Tensor) or grad_wrt_output.shape != self.output.shape:
             got = tuple(grad_wrt_output.shape) if isinstance(grad_wrt_output, torch.Tensor) else type(grad_wrt_output).__name__
             raise ValueError(f"{self!r}.backward: expected a gradient of shape {tuple(self.output.shape)}, got {got}")
-        return grad_wrt_output * self.derivative(self.output)           # eq. (3)
+        return self._backward(grad_wrt_output)
 
-    def activate(self, s: torch.Tensor) -> torch.Tensor:
-        """sigma(s), element-wise."""
+    def _backward(self, g: torch.Tensor, out: torch.Tensor | None = None,
+                  derivative: torch.Tensor | None = None) -> torch.Tensor:
+        """``backward`` without the checks; ``out`` and ``derivative`` are buffers for the result and
+        for sigma' (``fit``: ``out`` is ``g``, in place)."""
+        x = self.output
+        sigma_prime = self.derivative(x) if derivative is None else self.derivative(x, derivative)
+        return torch.mul(g, sigma_prime, out=out)     # eq. (3)
+
+    def activate(self, s: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        """sigma(s), element-wise (in ``s`` itself when ``in_place``)."""
         raise NotImplementedError
 
-    def derivative(self, x: torch.Tensor) -> torch.Tensor:
-        """sigma'(s), written in terms of the output x = sigma(s)."""
+    def derivative(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """sigma'(s), written in terms of the output x = sigma(s) (into ``out`` when given)."""
         raise NotImplementedError
 
 
@@ -199,11 +236,11 @@ class ReLU(Activation):
     derivative is taken as 0 (as PyTorch does).
     """
 
-    def activate(self, s: torch.Tensor) -> torch.Tensor:
-        return torch.relu(s)
+    def activate(self, s: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        return s.relu_() if in_place else torch.relu(s)
 
-    def derivative(self, x: torch.Tensor) -> torch.Tensor:
-        return x.sign()      # x = max(0, s) >= 0, so sign(x) is 1 where s > 0 and 0 elsewhere
+    def derivative(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.sign(x, out=out)      # x = max(0, s) >= 0, so sign(x) is 1 where s > 0 and 0 elsewhere
 
 
 class Tanh(Activation):
@@ -212,8 +249,8 @@ class Tanh(Activation):
     Shape: any; output has the input's shape. ``backward`` is eq. (3).
     """
 
-    def activate(self, s: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(s)
+    def activate(self, s: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        return s.tanh_() if in_place else torch.tanh(s)
 
-    def derivative(self, x: torch.Tensor) -> torch.Tensor:
-        return 1 - x * x
+    def derivative(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.sub(_ONE, torch.mul(x, x, out=out), out=out)     # 1 - x^2

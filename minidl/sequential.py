@@ -7,11 +7,13 @@ update ``optim.py``, the file format ``saving.py``, many runs at once ``runs.py`
 from __future__ import annotations
 
 import os
+from functools import partial
+from typing import Callable
 
 import torch
 
 from . import saving
-from .layers import Linear
+from .layers import Linear, ReLU, Tanh
 from .module import Module
 from .training import History, check_data, check_features, evaluate, make_generators, train
 from .utils import labels_of
@@ -26,7 +28,9 @@ class Sequential(Module):
         - output: ``(N, out_features)``, or ``(R, N, out_features)``
 
     Parameters: those of its layers, in order (``param()``, ``state_dict()`` with keys
-    ``'<position>.weight'``, ...).
+    ``'<position>.weight'``, ...). The model keeps them in one flat tensor and their gradients in
+    another (``flat_param()``): when a layer is added, its ``weight``, ``bias`` and gradients
+    become views of these (a tensor taken from a Linear before it was added is a stale copy).
 
     >>> model = Sequential(Linear(2, 25), ReLU(), Linear(25, 25), ReLU(),
     ...                    Linear(25, 25), Tanh(), Linear(25, 2))
@@ -34,6 +38,7 @@ class Sequential(Module):
 
     def __init__(self, *layers: Module) -> None:
         self.layers: list[Module] = []
+        self._flat: tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]] | None = None
         for layer in layers:
             self.add_layer(layer)
 
@@ -60,6 +65,8 @@ class Sequential(Module):
                 raise ValueError(f"add_layer: {first!r} has runs={first.runs}, dtype={first.weight.dtype}; "
                                  f"the model has runs={last.runs}, dtype={last.weight.dtype}")
         self.layers.append(layer)
+        if first is not None:
+            self._pack()
         return self
 
     def named_layers(self, prefix: str = "") -> list[tuple[str, Module]]:
@@ -131,6 +138,82 @@ class Sequential(Module):
         for layer in self.layers:
             input_features = layer.output_features(input_features)
         return input_features
+
+    # --- fit's fast path: flat buffers and wired layers ---------------------------------------
+    def _pack(self) -> None:
+        """Move every Linear's weight, bias and their gradients into two flat tensors (values,
+        gradients); the layers' tensors become views of them, each starting at a multiple of 16
+        numbers as a tensor of its own would (the kernels then round exactly as before)."""
+        padded = lambda t: -(-t.numel() // 16) * 16
+        size = sum(padded(t) for layer in self.linears for t in (layer.weight, layer.bias))
+        values, grads = torch.zeros(size, dtype=self.dtype), torch.zeros(size, dtype=self.dtype)
+        offset, views = 0, []
+        for layer in self.linears:
+            for name in ("weight", "bias"):
+                value, grad = getattr(layer, name), getattr(layer, "grad_" + name)
+                k = value.numel()
+                setattr(layer, name, values[offset:offset + k].view(value.shape).copy_(value))
+                setattr(layer, "grad_" + name, grads[offset:offset + k].view(value.shape).copy_(grad))
+                views += [getattr(layer, name), getattr(layer, "grad_" + name)]
+                offset += padded(value)
+        self._flat = (values, grads, views)
+
+    def flat_param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``[(values, gradients)]``: all the parameters of the model in one flat tensor and their
+        gradients in another (``param()``'s tensors are views of them), so that the step of
+        eqs. (6) and (7) is one operation for the whole model (``fit`` gives this to ``SGD``)."""
+        own = [getattr(layer, name) for layer in self.linears for name in ("weight", "grad_weight", "bias", "grad_bias")]
+        if self._flat is None or len(own) != len(self._flat[2]) or any(a is not b for a, b in zip(own, self._flat[2])):
+            self._pack()          # a layer's tensor was replaced, or an outer Sequential packed this one's layers
+        values, grads, _ = self._flat
+        return [(values, grads)]
+
+    def training_step(self, batch_shape: torch.Size, loss) -> Callable[[torch.Tensor, torch.Tensor], None]:
+        """``step(x, t)``: forward, loss gradient (eq. (1)) and backward for one batch of shape
+        ``batch_shape``, unchecked, leaving the batch's gradients in ``grad_weight`` / ``grad_bias``
+        (``fit`` calls it, then the optimizer).
+
+        With only ``Linear``, ``ReLU`` and ``Tanh`` layers, the layers' unchecked methods write into
+        buffers made here once: activations in place on their Linear's output, dl/dx in place in
+        dl/ds; for one sample per step, dl/ds of each Linear is written straight into its
+        ``grad_bias`` and its gradients are set instead of zeroed and added. With a layer of
+        another kind, ``step`` calls the public ``zero_grad``, ``forward`` and ``backward``.
+        """
+        self.flat_param()         # the layers' tensors are views of the flat buffers before they are wired
+        layers = [layer for _, layer in self.named_layers()]
+        if any(type(layer) not in (Linear, ReLU, Tanh) for layer in layers):
+            def step(x: torch.Tensor, t: torch.Tensor) -> None:
+                self.zero_grad()
+                self.backward(loss.compute_grad(self.forward(x), t))
+            return step
+        lead, one_sample = batch_shape[:-1], batch_shape[-2] == 1
+        buffer = lambda features: torch.zeros(*lead, features, dtype=self.dtype)
+        forward, backward = [], []
+        before, g = None, None      # the layer before; the buffer of dl/d(output) at this point
+        for layer in layers:
+            if isinstance(layer, Linear):
+                forward.append(partial(layer._forward, out=buffer(layer.out_features)))
+                below = g
+                g = layer.grad_bias.unsqueeze(-2) if one_sample else buffer(layer.out_features)
+                backward.append(partial(layer._backward, g, below, g.mT if one_sample else None, below is not None))
+            else:
+                forward.append(partial(layer._forward, in_place=isinstance(before, Linear)))
+                if g is not None:
+                    backward.append(partial(layer._backward, g, g, torch.zeros_like(g)))
+            before = layer
+        backward.reverse()
+        zero = None if one_sample else self.flat_param()[0][1].zero_
+        of_difference = loss.grad_of_difference
+
+        def step(x: torch.Tensor, t: torch.Tensor) -> None:
+            if zero is not None:
+                zero()
+            for f in forward:
+                x = f(x)
+            of_difference(torch.sub(x, t, out=g))      # dl/d(output), eq. (1), into dl/ds of the last Linear
+            for b in backward:
+                b()
+        return step
 
     # --- training and using ------------------------------------------------------------------
     def fit(self, x_train: torch.Tensor, y_train: torch.Tensor,

@@ -5,6 +5,10 @@ One epoch: shuffle the training set, then for each batch (one sample by default)
 multiply the step size by ``decay`` and record the loss and accuracy on the whole training
 (and validation) set. Tensors may carry a leading run dimension: R models train at once,
 each with its own data, weights and shuffling order.
+
+The loop calls ``Sequential.training_step`` (the layers' unchecked methods on buffers wired once
+per fit; the data were checked once, before) under ``torch.inference_mode()``, and the optimizer
+steps on the model's flat parameter buffer: the same numbers as the public methods, bit for bit.
 """
 from __future__ import annotations
 
@@ -215,18 +219,21 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
     """Algorithm 1 on checked arguments; returns the per-epoch ``logs`` (tensors ``()`` or ``(R,)``)."""
     n = x.shape[-2]
     params = model.param()
-    optimizer = SGD(params, momentum)      # momentum 0: the plain step, eqs. (6) and (7)
+    optimizer = SGD(model.flat_param(), momentum)      # momentum 0: the plain step, eqs. (6) and (7)
     history: dict[str, list[torch.Tensor]] = {k: [] for k in (METRICS if validation else METRICS[:2])}
+    shape = (*x.shape[:-2], batch_size, x.shape[-1])
+    steps = {size: model.training_step(torch.Size(shape[:-2] + (size,) + shape[-1:]), loss)
+             for size in {batch_size, n % batch_size} - {0}}      # the last batch may be smaller
 
     for epoch in range(epochs):
         eta = decayed_step_size(step_size, decay, epoch)
         last_finite = [value.clone() for value, _ in params]
         order = shuffled_order(n, generators, model.runs).unsqueeze(-1)
         xs, ts = x.take_along_dim(order, dim=-2), t.take_along_dim(order, dim=-2)
-        for xb, tb in zip(xs.split(batch_size, dim=-2), ts.split(batch_size, dim=-2)):
-            model.zero_grad()
-            model.backward(loss.compute_grad(model.forward(xb), tb))
-            optimizer.step(eta)
+        with torch.inference_mode():         # no autograd bookkeeping on any operation of the loop
+            for xb, tb in zip(xs.split(batch_size, dim=-2), ts.split(batch_size, dim=-2)):
+                steps[xb.shape[-2]](xb, tb)      # forward, eq. (1), backward: the batch's gradients
+                optimizer.step(eta)
 
         logs = epoch_logs(lambda xe, te: metrics(model, xe, te, loss), (x, t), validation)
         diverged = not_finite(logs, params)

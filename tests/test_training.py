@@ -208,3 +208,63 @@ def test_predict_checks_x_alone_and_builds_no_targets(monkeypatch):
     assert torch.equal(model.predict(x), expected)
     with pytest.raises(ValueError, match=r"x: expected shape \(N, 2\), got \(30, 3\)"):
         model.predict(torch.ones(30, 3))
+
+
+# --- fit's fast path (Sequential.training_step): the same numbers as the public methods -------
+class PlainReLU(ReLU):
+    """A ReLU of another type: fit then trains through the public forward/backward/zero_grad."""
+
+
+class PlainTanh(Tanh):
+    """As PlainReLU."""
+
+
+def twin_models(runs=None, dtype=torch.float32):
+    """The paper's network twice, the second with activations that send fit down the public path."""
+    kw = dict(runs=runs, dtype=dtype)
+    make = lambda relu, tanh: Sequential(Linear(2, 25, **kw), relu(), Linear(25, 25, **kw), relu(),
+                                         Linear(25, 25, **kw), tanh(), Linear(25, 2, **kw))
+    fast, public = make(ReLU, Tanh), make(PlainReLU, PlainTanh)
+    public.load_state_dict(fast.state_dict())
+    return fast, public
+
+
+@pytest.mark.parametrize("batch_size,momentum", [(1, 0.0), (1, 0.5), (7, 0.0), (999, 0.3)])
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_fast_path_gives_the_public_methods_numbers_bit_for_bit(batch_size, momentum, dtype):
+    x, y = build_data(1000, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    fast, public = twin_models(dtype=dtype)
+    for model in (fast, public):
+        model.fit(x, y, epochs=2, batch_size=batch_size, momentum=momentum, seed=3)
+    for (a, _), (b, _) in zip(fast.param(), public.param()):
+        assert torch.equal(a, b)
+
+
+def test_fast_path_of_many_runs_gives_the_public_methods_numbers_bit_for_bit():
+    fast, public = twin_models(runs=3)
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.rand(3, 200, 2, generator=g), torch.randint(0, 2, (3, 200), generator=g)
+    for model in (fast, public):
+        fit_runs(model, x, y, epochs=2, seed=4)
+    for (a, _), (b, _) in zip(fast.param(), public.param()):
+        assert torch.equal(a, b)
+
+
+def test_parameters_live_in_one_flat_buffer_that_fit_trains_and_backward_still_accumulates():
+    model = paper_model(generator=torch.Generator().manual_seed(0))
+    first = model.linears[0].weight                 # taken after construction: fit trains this tensor
+    before = first.clone()
+    [(values, grads)] = model.flat_param()
+    assert all(v.untyped_storage().data_ptr() == values.untyped_storage().data_ptr() and
+               g.untyped_storage().data_ptr() == grads.untyped_storage().data_ptr() for v, g in model.param())
+    x, y = build_data(100, generator=torch.Generator().manual_seed(1))
+    model.fit(x, y, epochs=1, seed=0)
+    assert model.linears[0].weight is first and not torch.equal(first, before)
+    model.zero_grad()                               # after fit, the public methods add up gradients
+    g = torch.ones(100, 2)
+    model.forward(x)
+    model.backward(g)
+    once = [grad.clone() for _, grad in model.param()]
+    model.forward(x)
+    model.backward(g)
+    assert all(torch.allclose(grad, 2 * o) for (_, grad), o in zip(model.param(), once))
