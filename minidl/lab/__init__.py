@@ -11,5 +11,6 @@ Not part of the framework (``minidl/*.py``), which never imports it:
 - ``experiments``: the paper's Figs. 1-3 (notebook 04);
 - ``studies``: Figs. 4-6, momentum, batch sizes, smoothness of curves (notebooks 05-06);
 - ``playground``: the sliders of notebook 07;
+- ``grading``: the checks of the nbgrader course (``course/``), with messages that teach;
 - ``reproduce``: the main job, ``python -m minidl.lab.reproduce``, executing every notebook.
 """
