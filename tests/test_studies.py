@@ -228,3 +228,10 @@ def test_batch_size_sweep_reuses_given_histories():
     assert reused["val_accuracy"] == pytest.approx(trained["val_accuracy"])
     with pytest.raises(ValueError, match="reuse"):
         batch_size_sweep([1], [0, 1, 2], reuse={1: hs}, **kw)
+
+
+def test_train_configs_prints_progress_without_times(capsys):
+    train_configs([0, 1], {"a": paper_model}, n_train=20, n_validation=10, epochs=4, progress=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("epoch")[1].split(":")[0].strip() for line in lines] == ["2/4", "4/4"]
+    assert all(line.startswith("  [a] epoch") and not line.rstrip().endswith(" s)") for line in lines)

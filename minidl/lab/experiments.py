@@ -128,17 +128,15 @@ def final_metrics(model: Sequential, x: torch.Tensor, y: torch.Tensor, prefix: s
     return out
 
 
-def progress_printer(loss: str, epochs: int, every: int = 10, print_fn: Callable[[str], None] = print):
+def progress_printer(label: str, epochs: int, every: int = 10, print_fn: Callable[[str], None] = print):
     """A ``fit`` callback that prints, every ``every`` epochs and after the last, the mean over
-    the runs of each metric and the seconds since it was made (through ``print_fn``)."""
-    start = time.perf_counter()
-
+    the runs of each metric (through ``print_fn``), so that a long training cell shows where it
+    is. No times: the printed lines are the same at every execution of a notebook."""
     def callback(epoch: int, logs: dict[str, torch.Tensor]) -> None:
         if (epoch + 1) % every and epoch + 1 != epochs:
             return
         parts = [f"{k} {float(v.mean()):.4f}" for k, v in logs.items()]
-        print_fn(f"  [{loss}] epoch {epoch + 1:3d}/{epochs}: mean over runs {', '.join(parts)} "
-                 f"({time.perf_counter() - start:.0f} s)")
+        print_fn(f"  [{label}] epoch {epoch + 1:3d}/{epochs}: mean over runs {', '.join(parts)}")
     return callback
 
 

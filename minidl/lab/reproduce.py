@@ -97,8 +97,8 @@ class Heartbeat:
 
     def start_cell(self, cell, cell_index: int, **kwargs) -> None:
         first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
-        with self._lock:
-            self._cell = (cell_index, first[:60], time.perf_counter())
+        with self._lock:       # nbclient calls this for markdown cells too: they do not run
+            self._cell = (cell_index, first[:60], time.perf_counter()) if cell.cell_type == "code" else None
 
     def _beat(self) -> None:
         while not self._stop.wait(self.every):

@@ -28,6 +28,7 @@ import torch
 from .. import paper_model
 from .._checks import check_int
 from .compare import fit_torch, torch_loss, torch_twin
+from .experiments import progress_printer
 from .tables import paper_table, summarise, write_table_files
 from ..optim import SGD, torch_sgd_lr
 from ..runs import fit_runs, make_run, stack_runs
@@ -207,7 +208,7 @@ def time_minidl_and_torch(model: Sequential, x, y, x_validation, y_validation, *
 def train_configs(seeds: Sequence[int] | dict[str, Sequence[int]],
                   factories: dict[str, Callable[..., Sequential]], *, n_train: int = 1000,
                   n_validation: int = 1000, dtype: torch.dtype = torch.float32,
-                  **fit_kw) -> dict[str, list[History]]:
+                  progress: int | None = None, **fit_kw) -> dict[str, list[History]]:
     """Train one run per seed for every model factory, all in one stacked ``fit_runs`` call.
 
     Run (name, seed) draws its data, weights and shuffling from ``seed`` alone (``make_run``), so
@@ -217,6 +218,8 @@ def train_configs(seeds: Sequence[int] | dict[str, Sequence[int]],
         - ``seeds``: one list for every factory, or a dict giving each name its own list.
         - ``factories``: name -> model factory (``paper_model``, ``torch_init_model``, ...).
         - ``n_train``, ``n_validation``, ``dtype``: each run's data sets.
+        - ``progress``: print the mean metrics every so many epochs (``progress_printer``);
+          ``None``: silent.
         - ``fit_kw``: to ``fit_runs`` (epochs, step_size, decay, loss, momentum, batch_size).
 
     Returns:
@@ -229,6 +232,8 @@ def train_configs(seeds: Sequence[int] | dict[str, Sequence[int]],
     plan = [(name, s) for name in factories for s in per_name[name]]
     generators, data, stacked, _ = stack_runs([make_run(s, factories[name], n_train, n_validation, dtype=dtype)
                                                for name, s in plan])
+    if progress is not None:
+        fit_kw["callback"] = progress_printer(", ".join(factories), fit_kw.get("epochs", 100), progress)
     histories = fit_runs(stacked, *data, generator=generators, **fit_kw)
     out: dict[str, list[History]] = {name: [] for name in factories}
     for (name, _), history in zip(plan, histories):
