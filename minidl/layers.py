@@ -213,10 +213,11 @@ class Activation(Module):
         return self._backward(grad_wrt_output)
 
     def _backward(self, g: torch.Tensor, out: torch.Tensor | None = None,
-                  derivative: torch.Tensor | None = None) -> torch.Tensor:
+                  derivative: torch.Tensor | None = None, output: torch.Tensor | None = None) -> torch.Tensor:
         """``backward`` without the checks; ``out`` and ``derivative`` are buffers for the result and
-        for sigma' (``fit``: ``out`` is ``g``, in place)."""
-        x = self.output
+        for sigma' (``fit``: ``out`` is ``g``, in place); ``output``: x when ``fit`` computed it in
+        place in a buffer of its own (with ``activate``, which does not keep it), else ``self.output``."""
+        x = self.output if output is None else output
         sigma_prime = self.derivative(x) if derivative is None else self.derivative(x, derivative)
         return torch.mul(g, sigma_prime, out=out)     # eq. (3)
 

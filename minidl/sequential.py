@@ -199,9 +199,10 @@ class Sequential(Module):
                 g = layer.grad_bias.unsqueeze(-2) if one_sample else buffer(layer.out_features)
                 backward.append(partial(layer._backward, g, below, g.mT if one_sample else None, below is not None))
             else:
-                forward.append(partial(layer._forward, in_place=isinstance(before, Linear)))
+                in_place = isinstance(before, Linear)       # on its Linear's output buffer, which then holds x
+                forward.append(partial(layer.activate, in_place=True) if in_place else layer._forward)
                 if g is not None:
-                    backward.append(partial(layer._backward, g, g, torch.zeros_like(g)))
+                    backward.append(partial(layer._backward, g, g, torch.zeros_like(g), out if in_place else None))
             before = layer
         backward.reverse()
         zero = None if one_sample else self.flat_param()[0][1].zero_
