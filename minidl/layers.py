@@ -78,7 +78,6 @@ class Linear(Module):
         self.input: torch.Tensor | None = None     # x, kept by forward: backward needs it for dl/dw
         # the kernels for (N, features) rows, or for (R, N, features) with runs: addmm / baddbmm, mm / bmm
         self._addmm, self._mm = (torch.addmm, torch.mm) if runs is None else (torch.baddbmm, torch.bmm)
-        self._views = (None, None, None, None)     # (weight, bias, w^T, b as a row): see _forward
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -99,13 +98,14 @@ class Linear(Module):
             self._reject_input(input)
         return self._forward(input)
 
-    def _forward(self, input: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """``forward`` without the checks (``fit`` checks its data once), into ``out`` when given."""
+    def _forward(self, input: torch.Tensor, out: torch.Tensor | None = None,
+                 weight_t: torch.Tensor | None = None, bias_row: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward`` without the checks (``fit`` checks its data once), into ``out`` when given;
+        ``fit`` also passes ``w^T`` and ``b`` as a row, views of the weight and bias it makes once."""
         self.input = input
-        if self._views[0] is not self.weight or self._views[1] is not self.bias:   # w^T, b: views made once
-            row = self.bias if self.runs is None else self.bias.unsqueeze(1)
-            self._views = (self.weight, self.bias, self.weight.mT, row)
-        return self._addmm(self._views[3], input, self._views[2], out=out)     # s = x w^T + b
+        if weight_t is None:
+            weight_t, bias_row = self.weight.mT, (self.bias if self.runs is None else self.bias.unsqueeze(1))
+        return self._addmm(bias_row, input, weight_t, out=out)     # s = x w^T + b
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
         g = grad_wrt_output
@@ -213,10 +213,11 @@ class Activation(Module):
         return self._backward(grad_wrt_output)
 
     def _backward(self, g: torch.Tensor, out: torch.Tensor | None = None,
-                  derivative: torch.Tensor | None = None) -> torch.Tensor:
+                  derivative: torch.Tensor | None = None, output: torch.Tensor | None = None) -> torch.Tensor:
         """``backward`` without the checks; ``out`` and ``derivative`` are buffers for the result and
-        for sigma' (``fit``: ``out`` is ``g``, in place)."""
-        x = self.output
+        for sigma' (``fit``: ``out`` is ``g``, in place); ``output``: x when ``fit`` computed it in
+        place in a buffer of its own (with ``activate``, which does not keep it), else ``self.output``."""
+        x = self.output if output is None else output
         sigma_prime = self.derivative(x) if derivative is None else self.derivative(x, derivative)
         return torch.mul(g, sigma_prime, out=out)     # eq. (3)
 

@@ -58,10 +58,17 @@ class MSE:
         """The loss of ``d = predictions - targets``: sum over outputs, mean over samples."""
         return d.pow(2).sum(-1).mean(-1)
 
+    @classmethod
+    def grad_of_difference(cls, d: torch.Tensor, factor: torch.Tensor | None = None) -> torch.Tensor:
+        """``2 d / N``, in place in ``d``: eq. (1), divided by the N samples. ``factor``: the
+        ``grad_factor`` of ``d``'s shape as a 0-d tensor of its dtype, which ``fit`` makes once
+        (the same product, without wrapping a Python number into a tensor every step)."""
+        return d.mul_(cls.grad_factor(d.shape) if factor is None else factor)
+
     @staticmethod
-    def grad_of_difference(d: torch.Tensor) -> torch.Tensor:
-        """``2 d / N``, in place in ``d``: eq. (1), divided by the N samples."""
-        return d.mul_(2.0 / d.shape[-2])
+    def grad_factor(shape: torch.Size) -> float:
+        """The number that multiplies ``d`` in the gradient: ``2 / N``."""
+        return 2.0 / shape[-2]
 
 
 class ElementwiseMSE(MSE):
@@ -77,9 +84,9 @@ class ElementwiseMSE(MSE):
         return d.pow(2).mean((-2, -1))
 
     @staticmethod
-    def grad_of_difference(d: torch.Tensor) -> torch.Tensor:
-        """``2 d / (N C)``, in place in ``d``."""
-        return d.mul_(2.0 / (d.shape[-2] * d.shape[-1]))
+    def grad_factor(shape: torch.Size) -> float:
+        """``2 / (N C)``: the gradient is ``2 d / (N C)``."""
+        return 2.0 / (shape[-2] * shape[-1])
 
 
 LOSSES = {"mse": MSE, "elementwise": ElementwiseMSE}

@@ -192,25 +192,28 @@ class Sequential(Module):
         before, g = None, None      # the layer before; the buffer of dl/d(output) at this point
         for layer in layers:
             if isinstance(layer, Linear):
-                forward.append(partial(layer._forward, out=buffer(layer.out_features)))
+                out = buffer(layer.out_features)
+                bias_row = layer.bias if layer.runs is None else layer.bias.unsqueeze(1)
+                forward.append(partial(layer._forward, out=out, weight_t=layer.weight.mT, bias_row=bias_row))
                 below = g
                 g = layer.grad_bias.unsqueeze(-2) if one_sample else buffer(layer.out_features)
                 backward.append(partial(layer._backward, g, below, g.mT if one_sample else None, below is not None))
             else:
-                forward.append(partial(layer._forward, in_place=isinstance(before, Linear)))
+                in_place = isinstance(before, Linear)       # on its Linear's output buffer, which then holds x
+                forward.append(partial(layer.activate, in_place=True) if in_place else layer._forward)
                 if g is not None:
-                    backward.append(partial(layer._backward, g, g, torch.zeros_like(g)))
+                    backward.append(partial(layer._backward, g, g, torch.zeros_like(g), out if in_place else None))
             before = layer
         backward.reverse()
         zero = None if one_sample else self.flat_param()[0][1].zero_
-        of_difference = loss.grad_of_difference
+        loss_grad = partial(loss.grad_of_difference, factor=torch.tensor(loss.grad_factor(g.shape), dtype=self.dtype))
 
         def step(x: torch.Tensor, t: torch.Tensor) -> None:
             if zero is not None:
                 zero()
             for f in forward:
                 x = f(x)
-            of_difference(torch.sub(x, t, out=g))      # dl/d(output), eq. (1), into dl/ds of the last Linear
+            loss_grad(torch.sub(x, t, out=g))      # dl/d(output), eq. (1), into dl/ds of the last Linear
             for b in backward:
                 b()
         return step

@@ -229,8 +229,8 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
         eta = decayed_step_size(step_size, decay, epoch)
         last_finite = [value.clone() for value, _ in params]
         order = shuffled_order(n, generators, model.runs).unsqueeze(-1)
-        xs, ts = x.take_along_dim(order, dim=-2), t.take_along_dim(order, dim=-2)
         with torch.inference_mode():         # no autograd bookkeeping on any operation of the loop
+            xs, ts = x.take_along_dim(order, dim=-2), t.take_along_dim(order, dim=-2)
             for xb, tb in zip(xs.split(batch_size, dim=-2), ts.split(batch_size, dim=-2)):
                 steps[xb.shape[-2]](xb, tb)      # forward, eq. (1), backward: the batch's gradients
                 optimizer.step(eta)
