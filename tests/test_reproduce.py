@@ -35,3 +35,13 @@ def test_widget_state_and_views_are_not_saved(tmp_path):
 def test_the_kernel_does_not_warn_about_unencrypted_tcp(tmp_path, capfd):
     execute_notebook(write_notebook(tmp_path / "03_quiet.ipynb", "1 + 1"))
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_consecutive_prints_are_saved_as_one_output(tmp_path):
+    """A cell's stdout arrives in chunks whose boundaries depend on timing; saved as one output,
+    the notebook is the same file at every execution."""
+    path = write_notebook(tmp_path / "04_chunks.ipynb", "import sys, time\nprint('a', flush=True)\n"
+                          "time.sleep(0.3)\nprint('b', flush=True)\ntime.sleep(0.3)\nprint('c')")
+    execute_notebook(path)
+    outputs = json.loads(path.read_text())["cells"][0]["outputs"]
+    assert len(outputs) == 1 and "".join(outputs[0]["text"]) == "a\nb\nc\n"

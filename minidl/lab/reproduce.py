@@ -27,6 +27,7 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from traitlets import default
 
 from .experiments import FIGURES, REPO_ROOT, written_since
@@ -153,6 +154,7 @@ def execute_notebook(path: str | Path, timeout: int = 1200, heartbeat: float = 1
         raise NotebookError(f"{path.name} could not be executed: {type(error).__name__}: {error}") from error
     seconds = time.perf_counter() - start
     strip_widget_state(nb)
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})   # how stdout was chunked depends on timing
     nbformat.write(nb, path)
     return seconds
 
