@@ -108,15 +108,8 @@ class Linear(Module):
         return self._addmm(bias_row, input, weight_t, out=out)     # s = x w^T + b
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
-        g = grad_wrt_output
-        if self.input is None:
-            raise ValueError(f"{self!r}.backward: expected forward(input) to be called first, got no stored "
-                             f"input to differentiate at (backward() called before forward())")
-        if not isinstance(g, torch.Tensor) or g.shape[-1] != self.out_features or g.shape[:-1] != self.input.shape[:-1]:
-            expected = (*self.input.shape[:-1], self.out_features)
-            got = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
-            raise ValueError(f"{self!r}.backward: expected a gradient of shape {expected}, got {got}")
-        return self._backward(g)
+        self._check_gradient(grad_wrt_output, self.input, self.out_features)
+        return self._backward(grad_wrt_output)
 
     def _backward(self, g: torch.Tensor, grad_input: torch.Tensor | None = None,
                   g_column: torch.Tensor | None = None, input_grad: bool = True) -> torch.Tensor | None:
@@ -204,12 +197,7 @@ class Activation(Module):
         return self.output
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
-        if self.output is None:
-            raise ValueError(f"{self!r}.backward: expected forward(input) to be called first, got no stored "
-                             f"input to differentiate at (backward() called before forward())")
-        if not isinstance(grad_wrt_output, torch.Tensor) or grad_wrt_output.shape != self.output.shape:
-            got = tuple(grad_wrt_output.shape) if isinstance(grad_wrt_output, torch.Tensor) else type(grad_wrt_output).__name__
-            raise ValueError(f"{self!r}.backward: expected a gradient of shape {tuple(self.output.shape)}, got {got}")
+        self._check_gradient(grad_wrt_output, self.output)
         return self._backward(grad_wrt_output)
 
     def _backward(self, g: torch.Tensor, out: torch.Tensor | None = None,

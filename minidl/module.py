@@ -32,6 +32,17 @@ class Module:
         output); adds the parameters' gradients to the stored ones."""
         raise NotImplementedError(f"{type(self).__name__} must implement backward()")
 
+    def _check_gradient(self, grad: torch.Tensor, stored: torch.Tensor | None, out_features: int | None = None) -> None:
+        """Before ``backward``: ``forward`` must have run (``stored`` is what it kept), and ``grad``
+        must have the shape of the output (``stored``'s, or with ``out_features`` last)."""
+        if stored is None:
+            raise ValueError(f"{self!r}.backward: expected forward(input) to be called first, got no stored "
+                             f"input to differentiate at (backward() called before forward())")
+        expected = stored.shape if out_features is None else (*stored.shape[:-1], out_features)
+        if not isinstance(grad, torch.Tensor) or grad.shape != expected:
+            got = tuple(grad.shape) if isinstance(grad, torch.Tensor) else type(grad).__name__
+            raise ValueError(f"{self!r}.backward: expected a gradient of shape {tuple(expected)}, got {got}")
+
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The (value, gradient) pairs of the module's parameters; [] when it has none."""
         return []

@@ -90,16 +90,18 @@ class GradCheckResult:
     def max_error(self) -> float:
         return max(self.errors.values(), default=0.0)
 
+    def failing(self) -> list[tuple[str, float, tuple, float, float]]:
+        """``(quantity, error, index, analytic, oracle)`` for every quantity above the threshold
+        (NaN included), with its worst entry."""
+        return [(quantity, error, *self.worst[quantity]) for quantity, error in self.errors.items()
+                if not error <= self.threshold]
+
     def failures(self) -> list[str]:
         """One sentence per failing quantity: which layer, which gradient, where, how wrong."""
-        out = []
-        for quantity, error in self.errors.items():
-            if not error <= self.threshold:
-                index, analytic, oracle = self.worst[quantity]
-                out.append(f"{self.name}: gradient w.r.t. {quantity} disagrees with {self.oracle}: "
-                           f"max relative error {error:.3g} > threshold {self.threshold:g}; worst entry "
-                           f"{index}: backward gives {analytic:.6g}, {self.oracle} gives {oracle:.6g}")
-        return out
+        return [f"{self.name}: gradient w.r.t. {quantity} disagrees with {self.oracle}: max relative error "
+                f"{error:.3g} > threshold {self.threshold:g}; worst entry {index}: backward gives "
+                f"{analytic:.6g}, {self.oracle} gives {oracle:.6g}"
+                for quantity, error, index, analytic, oracle in self.failing()]
 
     def __str__(self) -> str:
         if self.passed:
