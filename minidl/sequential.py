@@ -7,13 +7,11 @@ update ``optim.py``, the file format ``saving.py``, many runs at once ``runs.py`
 from __future__ import annotations
 
 import os
-from functools import partial
-from typing import Callable
 
 import torch
 
 from . import saving
-from .layers import Linear, ReLU, Tanh
+from .layers import Linear
 from .module import Module
 from .training import History, check_data, check_features, evaluate, make_generators, train
 from .utils import labels_of
@@ -167,56 +165,6 @@ class Sequential(Module):
             self._pack()          # a layer's tensor was replaced, or an outer Sequential packed this one's layers
         values, grads, _ = self._flat
         return [(values, grads)]
-
-    def training_step(self, batch_shape: torch.Size, loss) -> Callable[[torch.Tensor, torch.Tensor], None]:
-        """``step(x, t)``: forward, loss gradient (eq. (1)) and backward for one batch of shape
-        ``batch_shape``, unchecked, leaving the batch's gradients in ``grad_weight`` / ``grad_bias``
-        (``fit`` calls it, then the optimizer).
-
-        With only ``Linear``, ``ReLU`` and ``Tanh`` layers, the layers' unchecked methods write into
-        buffers made here once: activations in place on their Linear's output, dl/dx in place in
-        dl/ds; for one sample per step, dl/ds of each Linear is written straight into its
-        ``grad_bias`` and its gradients are set instead of zeroed and added. With a layer of
-        another kind, ``step`` calls the public ``zero_grad``, ``forward`` and ``backward``.
-        """
-        self.flat_param()         # the layers' tensors are views of the flat buffers before they are wired
-        layers = [layer for _, layer in self.named_layers()]
-        if any(type(layer) not in (Linear, ReLU, Tanh) for layer in layers):
-            def step(x: torch.Tensor, t: torch.Tensor) -> None:
-                self.zero_grad()
-                self.backward(loss.compute_grad(self.forward(x), t))
-            return step
-        lead, one_sample = batch_shape[:-1], batch_shape[-2] == 1
-        buffer = lambda features: torch.zeros(*lead, features, dtype=self.dtype)
-        forward, backward = [], []
-        before, g = None, None      # the layer before; the buffer of dl/d(output) at this point
-        for layer in layers:
-            if isinstance(layer, Linear):
-                out = buffer(layer.out_features)
-                bias_row = layer.bias if layer.runs is None else layer.bias.unsqueeze(1)
-                forward.append(partial(layer._forward, out=out, weight_t=layer.weight.mT, bias_row=bias_row))
-                below = g
-                g = layer.grad_bias.unsqueeze(-2) if one_sample else buffer(layer.out_features)
-                backward.append(partial(layer._backward, g, below, g.mT if one_sample else None, below is not None))
-            else:
-                in_place = isinstance(before, Linear)       # on its Linear's output buffer, which then holds x
-                forward.append(partial(layer.activate, in_place=True) if in_place else layer._forward)
-                if g is not None:
-                    backward.append(partial(layer._backward, g, g, torch.zeros_like(g), out if in_place else None))
-            before = layer
-        backward.reverse()
-        zero = None if one_sample else self.flat_param()[0][1].zero_
-        loss_grad = partial(loss.grad_of_difference, factor=torch.tensor(loss.grad_factor(g.shape), dtype=self.dtype))
-
-        def step(x: torch.Tensor, t: torch.Tensor) -> None:
-            if zero is not None:
-                zero()
-            for f in forward:
-                x = f(x)
-            loss_grad(torch.sub(x, t, out=g))      # dl/d(output), eq. (1), into dl/ds of the last Linear
-            for b in backward:
-                b()
-        return step
 
     # --- training and using ------------------------------------------------------------------
     def fit(self, x_train: torch.Tensor, y_train: torch.Tensor,

@@ -6,18 +6,20 @@ multiply the step size by ``decay`` and record the loss and accuracy on the whol
 (and validation) set. Tensors may carry a leading run dimension: R models train at once,
 each with its own data, weights and shuffling order.
 
-The loop calls ``Sequential.training_step`` (the layers' unchecked methods on buffers wired once
+The loop calls ``training_step`` (the layers' unchecked methods on buffers wired once
 per fit; the data were checked once, before) under ``torch.inference_mode()``, and the optimizer
 steps on the model's flat parameter buffer: the same numbers as the public methods, bit for bit.
 """
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Callable
 
 import torch
 
 from ._checks import check_finite, check_float_tensor, check_fraction, check_int, check_positive_number
+from .layers import Linear, ReLU, Tanh
 from .losses import LOSSES, ElementwiseMSE, MSE
 from .optim import SGD, check_step_size, decayed_step_size
 from .utils import as_targets, labels_of, torch_threads
@@ -214,20 +216,72 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
     return [History(h, params) for h in per_run(history, model.runs)]
 
 
+def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """``step(x, t)`` for ``model`` (a ``Sequential``): forward, loss gradient (eq. (1)) and backward for one batch of shape
+    ``batch_shape``, unchecked, leaving the batch's gradients in ``grad_weight`` / ``grad_bias``
+    (``fit`` calls it, then the optimizer).
+
+    With only ``Linear``, ``ReLU`` and ``Tanh`` layers, the layers' unchecked methods write into
+    buffers made here once: activations in place on their Linear's output, dl/dx in place in
+    dl/ds; for one sample per step, dl/ds of each Linear is written straight into its
+    ``grad_bias`` and its gradients are set instead of zeroed and added. With a layer of
+    another kind, ``step`` calls the public ``zero_grad``, ``forward`` and ``backward``.
+    """
+    model.flat_param()         # the layers' tensors are views of the flat buffers before they are wired
+    layers = [layer for _, layer in model.named_layers()]
+    if any(type(layer) not in (Linear, ReLU, Tanh) for layer in layers):
+        def step(x: torch.Tensor, t: torch.Tensor) -> None:
+            model.zero_grad()
+            model.backward(loss.compute_grad(model.forward(x), t))
+        return step
+    lead, one_sample = batch_shape[:-1], batch_shape[-2] == 1
+    buffer = lambda features: torch.zeros(*lead, features, dtype=model.dtype)
+    forward, backward = [], []
+    before, g = None, None      # the layer before; the buffer of dl/d(output) at this point
+    for layer in layers:
+        if isinstance(layer, Linear):
+            out = buffer(layer.out_features)
+            bias_row = layer.bias if layer.runs is None else layer.bias.unsqueeze(1)
+            forward.append(partial(layer._forward, out=out, weight_t=layer.weight.mT, bias_row=bias_row))
+            below = g
+            g = layer.grad_bias.unsqueeze(-2) if one_sample else buffer(layer.out_features)
+            backward.append(partial(layer._backward, g, below, g.mT if one_sample else None, below is not None))
+        else:
+            in_place = isinstance(before, Linear)       # on its Linear's output buffer, which then holds x
+            forward.append(partial(layer.activate, in_place=True) if in_place else layer._forward)
+            if g is not None:
+                backward.append(partial(layer._backward, g, g, torch.zeros_like(g), out if in_place else None))
+        before = layer
+    backward.reverse()
+    zero = None if one_sample else model.flat_param()[0][1].zero_
+    loss_grad = partial(loss.grad_of_difference, factor=torch.tensor(loss.grad_factor(g.shape), dtype=model.dtype))
+
+    def step(x: torch.Tensor, t: torch.Tensor) -> None:
+        if zero is not None:
+            zero()
+        for f in forward:
+            x = f(x)
+        loss_grad(torch.sub(x, t, out=g))      # dl/d(output), eq. (1), into dl/ds of the last Linear
+        for b in backward:
+            b()
+    return step
+
+
 def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum, decay, loss,
                 generators, callback) -> dict[str, list[torch.Tensor]]:
     """Algorithm 1 on checked arguments; returns the per-epoch ``logs`` (tensors ``()`` or ``(R,)``)."""
     n = x.shape[-2]
     params = model.param()
-    optimizer = SGD(model.flat_param(), momentum)      # momentum 0: the plain step, eqs. (6) and (7)
+    flat = model.flat_param()                       # every weight and bias in one tensor, the gradients in another
+    optimizer = SGD(flat, momentum)                 # momentum 0: the plain step, eqs. (6) and (7)
     history: dict[str, list[torch.Tensor]] = {k: [] for k in (METRICS if validation else METRICS[:2])}
     shape = (*x.shape[:-2], batch_size, x.shape[-1])
-    steps = {size: model.training_step(torch.Size(shape[:-2] + (size,) + shape[-1:]), loss)
+    steps = {size: training_step(model, torch.Size(shape[:-2] + (size,) + shape[-1:]), loss)
              for size in {batch_size, n % batch_size} - {0}}      # the last batch may be smaller
 
     for epoch in range(epochs):
         eta = decayed_step_size(step_size, decay, epoch)
-        last_finite = [value.clone() for value, _ in params]
+        last_finite = flat[0][0].clone()          # all the weights, in one copy
         order = shuffled_order(n, generators, model.runs).unsqueeze(-1)
         with torch.inference_mode():         # no autograd bookkeeping on any operation of the loop
             xs, ts = x.take_along_dim(order, dim=-2), t.take_along_dim(order, dim=-2)
@@ -238,8 +292,7 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
         logs = epoch_logs(lambda xe, te: metrics(model, xe, te, loss), (x, t), validation)
         diverged = not_finite(logs, params)
         if bool(diverged.any()):
-            for (value, _), old in zip(params, last_finite):
-                value.copy_(old)                    # back to the last finite weights
+            flat[0][0].copy_(last_finite)           # back to the last finite weights
             raise divergence_error(logs, diverged, model.runs, epoch + 1, eta, step_size, history)
         for k, v in logs.items():
             history[k].append(v)

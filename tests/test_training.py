@@ -210,7 +210,7 @@ def test_predict_checks_x_alone_and_builds_no_targets(monkeypatch):
         model.predict(torch.ones(30, 3))
 
 
-# --- fit's fast path (Sequential.training_step): the same numbers as the public methods -------
+# --- fit's fast path (training.training_step): the same numbers as the public methods -------
 class PlainReLU(ReLU):
     """A ReLU of another type: fit then trains through the public forward/backward/zero_grad."""
 
