@@ -51,7 +51,8 @@ class Linear(Module):
         - returns ``dl/dx = g w``, shape ``(N, in)``: eq. (2) (``w^T g`` for column vectors).
     Gradients accumulate across calls until ``zero_grad()``. ``forward`` and ``backward`` check
     their input, then call ``_forward`` / ``_backward``, the same maths unchecked, which ``fit``
-    calls directly (it checks its data once) with buffers that ``Sequential`` prepares.
+    calls directly (it checks its data once) with buffers that ``training.training_step``
+    prepares (and, one sample at a time, records once and replays: ``minidl.recording``).
     ``gradient_step(eta)``, inherited from ``Module``, applies eqs. (6) and (7) to ``weight`` and ``bias``
     (``minidl.optim.gradient_step``, the one implementation of the step).
     """
@@ -98,14 +99,15 @@ class Linear(Module):
             self._reject_input(input)
         return self._forward(input)
 
-    def _forward(self, input: torch.Tensor, out: torch.Tensor | None = None,
-                 weight_t: torch.Tensor | None = None, bias_row: torch.Tensor | None = None) -> torch.Tensor:
-        """``forward`` without the checks (``fit`` checks its data once), into ``out`` when given;
-        ``fit`` also passes ``w^T`` and ``b`` as a row, views of the weight and bias it makes once."""
+    def _forward(self, input: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward`` without the checks (``fit`` checks its data once), into ``out`` when given.
+        ``fit``'s per-sample step also passes one sample as a vector ``(in_features,)``: the
+        paper's column vector x (``addmv``, faster than a one-row ``addmm``)."""
         self.input = input
-        if weight_t is None:
-            weight_t, bias_row = self.weight.mT, (self.bias if self.runs is None else self.bias.unsqueeze(1))
-        return self._addmm(bias_row, input, weight_t, out=out)     # s = x w^T + b
+        if input.dim() == 1:
+            return torch.addmv(self.bias, self.weight, input, out=out)      # s = w x + b, one sample
+        bias_row = self.bias if self.runs is None else self.bias.unsqueeze(1)
+        return self._addmm(bias_row, input, self.weight.mT, out=out)      # s = x w^T + b, a row per sample
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
         self._check_gradient(grad_wrt_output, self.input, self.out_features)
@@ -115,20 +117,23 @@ class Linear(Module):
                   g_column: torch.Tensor | None = None, input_grad: bool = True) -> torch.Tensor | None:
         """``backward`` without the checks, writing ``dl/dx`` into ``grad_input`` when given.
 
-        ``fit``'s per-sample step passes ``g_column``, ``g^T`` for one row: then ``g`` is a view of
-        ``grad_bias`` itself, where ``Sequential`` had the layer above write it, so eq. (5),
-        dl/db = g, costs no operation; and the gradients are set, not added (``fit`` would zero
-        them before every step anyway). ``input_grad=False``: the first layer, no ``dl/dx``.
+        ``fit``'s per-sample step passes ``g_column``, ``g`` as a column: then ``g`` is
+        ``grad_bias`` itself (a vector, or a view ``(R, 1, out)`` with runs), where the layer
+        above wrote it, so eq. (5), dl/db = g, costs no operation; and the gradients are set,
+        not added (``fit`` would zero them before every step anyway). ``input_grad=False``: the
+        first layer, no ``dl/dx``.
         """
         x = self.input
         if g_column is not None:
-            torch.mul(g_column, x, out=self.grad_weight)    # dl/dw = g^T x for one row: a column times a row, set
+            torch.mul(g_column, x, out=self.grad_weight)    # dl/dw = g x^T for one sample: a column times a row, set
         else:
             _addmm_(self.grad_weight, g.mT, x)          # eq. (4)
             self.grad_bias.add_(g.sum(-2))              # eq. (5)
-        if input_grad:
-            return self._mm(g, self.weight, out=grad_input)     # eq. (2)
-        return None
+        if not input_grad:
+            return None
+        if g.dim() == 1:
+            return torch.mv(self.weight.mT, g, out=grad_input)      # dl/dx = w^T g for one sample, a vector
+        return self._mm(g, self.weight, out=grad_input)     # eq. (2)
 
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(self.weight, self.grad_weight), (self.bias, self.grad_bias)]

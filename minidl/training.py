@@ -22,6 +22,7 @@ from ._checks import check_finite, check_float_tensor, check_fraction, check_int
 from .layers import Linear, ReLU, Tanh
 from .losses import LOSSES, ElementwiseMSE, MSE
 from .optim import SGD, check_step_size, decayed_step_size
+from .recording import record
 from .utils import as_targets, labels_of, torch_threads
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -216,6 +217,11 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
     return [History(h, params) for h in per_run(history, model.runs)]
 
 
+def wired(model) -> bool:
+    """Whether ``training_step`` wires ``model``'s layers to buffers: only ``Linear``, ``ReLU`` and ``Tanh``."""
+    return all(type(layer) in (Linear, ReLU, Tanh) for _, layer in model.named_layers())
+
+
 def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tensor, torch.Tensor], None]:
     """``step(x, t)`` for ``model`` (a ``Sequential``): forward, loss gradient (eq. (1)) and backward for one batch of shape
     ``batch_shape``, unchecked, leaving the batch's gradients in ``grad_weight`` / ``grad_bias``
@@ -229,23 +235,24 @@ def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tenso
     """
     model.flat_param()         # the layers' tensors are views of the flat buffers before they are wired
     layers = [layer for _, layer in model.named_layers()]
-    if any(type(layer) not in (Linear, ReLU, Tanh) for layer in layers):
+    if not wired(model):
         def step(x: torch.Tensor, t: torch.Tensor) -> None:
             model.zero_grad()
             model.backward(loss.compute_grad(model.forward(x), t))
         return step
-    lead, one_sample = batch_shape[:-1], batch_shape[-2] == 1
+    lead, vector = batch_shape[:-1], len(batch_shape) == 1      # a vector: one sample, the paper's x
+    one_sample = vector or batch_shape[-2] == 1
     buffer = lambda features: torch.zeros(*lead, features, dtype=model.dtype)
     forward, backward = [], []
     before, g = None, None      # the layer before; the buffer of dl/d(output) at this point
     for layer in layers:
         if isinstance(layer, Linear):
             out = buffer(layer.out_features)
-            bias_row = layer.bias if layer.runs is None else layer.bias.unsqueeze(1)
-            forward.append(partial(layer._forward, out=out, weight_t=layer.weight.mT, bias_row=bias_row))
+            forward.append(partial(layer._forward, out=out))
             below = g
-            g = layer.grad_bias.unsqueeze(-2) if one_sample else buffer(layer.out_features)
-            backward.append(partial(layer._backward, g, below, g.mT if one_sample else None, below is not None))
+            g = buffer(layer.out_features) if not one_sample else layer.grad_bias if vector else layer.grad_bias.unsqueeze(-2)
+            g_column = layer.grad_bias.unsqueeze(-1) if one_sample else None
+            backward.append(partial(layer._backward, g, below, g_column, below is not None))
         else:
             in_place = isinstance(before, Linear)       # on its Linear's output buffer, which then holds x
             forward.append(partial(layer.activate, in_place=True) if in_place else layer._forward)
@@ -254,7 +261,8 @@ def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tenso
         before = layer
     backward.reverse()
     zero = None if one_sample else model.flat_param()[0][1].zero_
-    loss_grad = partial(loss.grad_of_difference, factor=torch.tensor(loss.grad_factor(g.shape), dtype=model.dtype))
+    rows = g.shape if not vector else (1, *g.shape)       # the loss's factor counts samples as rows
+    loss_grad = partial(loss.grad_of_difference, factor=torch.tensor(loss.grad_factor(rows), dtype=model.dtype))
 
     def step(x: torch.Tensor, t: torch.Tensor) -> None:
         if zero is not None:
@@ -264,7 +272,10 @@ def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tenso
         loss_grad(torch.sub(x, t, out=g))      # dl/d(output), eq. (1), into dl/ds of the last Linear
         for b in backward:
             b()
-    return step
+    if not one_sample:
+        return step
+    placeholders = torch.zeros(batch_shape, dtype=model.dtype), torch.zeros(g.shape, dtype=model.dtype)
+    return record(step, *placeholders) or step      # the same calls, without the Python between them
 
 
 def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum, decay, loss,
@@ -275,9 +286,11 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
     flat = model.flat_param()                       # every weight and bias in one tensor, the gradients in another
     optimizer = SGD(flat, momentum)                 # momentum 0: the plain step, eqs. (6) and (7)
     history: dict[str, list[torch.Tensor]] = {k: [] for k in (METRICS if validation else METRICS[:2])}
-    shape = (*x.shape[:-2], batch_size, x.shape[-1])
-    steps = {size: training_step(model, torch.Size(shape[:-2] + (size,) + shape[-1:]), loss)
+    vectors = model.runs is None and batch_size == 1 and wired(model)    # one sample at a time as a vector, the paper's x
+    shape = lambda size: x.shape[-1:] if vectors else torch.Size((*x.shape[:-2], size, x.shape[-1]))
+    steps = {size: training_step(model, shape(size), loss)
              for size in {batch_size, n % batch_size} - {0}}      # the last batch may be smaller
+    batches = (lambda data: data.unbind(-2)) if vectors else (lambda data: data.split(batch_size, dim=-2))
 
     for epoch in range(epochs):
         eta = decayed_step_size(step_size, decay, epoch)
@@ -285,8 +298,8 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
         order = shuffled_order(n, generators, model.runs).unsqueeze(-1)
         with torch.inference_mode():         # no autograd bookkeeping on any operation of the loop
             xs, ts = x.take_along_dim(order, dim=-2), t.take_along_dim(order, dim=-2)
-            for xb, tb in zip(xs.split(batch_size, dim=-2), ts.split(batch_size, dim=-2)):
-                steps[xb.shape[-2]](xb, tb)      # forward, eq. (1), backward: the batch's gradients
+            for xb, tb in zip(batches(xs), batches(ts)):
+                steps[1 if vectors else xb.shape[-2]](xb, tb)      # forward, eq. (1), backward: the batch's gradients
                 optimizer.step(eta)
 
         logs = epoch_logs(lambda xe, te: metrics(model, xe, te, loss), (x, t), validation)

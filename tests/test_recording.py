@@ -1,0 +1,92 @@
+"""minidl.recording: fit's per-sample step is recorded once and replayed, with the same numbers."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from minidl import Linear, build_data, paper_model
+from minidl.losses import MSE
+from minidl.recording import record
+from minidl.training import training_step
+
+from helpers import F64
+
+
+def sample_pairs(count, features=2, classes=2, lead=(), dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.rand(*lead, features, generator=g, dtype=dtype),
+             torch.rand(*lead, classes, generator=g, dtype=dtype)) for _ in range(count)]
+
+
+def gradients(model):
+    return [grad.clone() for _, grad in model.param()]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("runs", [None, 3])
+def test_the_replayed_step_gives_the_layers_gradients_bit_for_bit(runs, dtype):
+    """One model records its step and replays it; its twin calls the public methods."""
+    replayed = paper_model(runs=runs, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    public = paper_model(runs=runs, dtype=dtype)
+    public.load_state_dict(replayed.state_dict())
+    lead = () if runs is None else (runs,)
+    shape = torch.Size((*lead, 2)) if runs is None else torch.Size((runs, 1, 2))
+    step = training_step(replayed, shape, MSE)
+    assert step.__name__ == "replay"
+    rows = (1,) if runs is not None else ()
+    for x, t in sample_pairs(5, lead=(*lead, *rows), dtype=dtype):
+        step(x, t)
+        public.zero_grad()
+        batch = lambda v: v.unsqueeze(-2) if runs is None else v
+        public.backward(MSE.compute_grad(public.forward(batch(x)), batch(t)))
+        assert all(torch.equal(a, b) for a, b in zip(gradients(replayed), gradients(public)))
+
+
+def test_fit_replays_instead_of_calling_the_layers_for_every_sample(monkeypatch):
+    model = paper_model(generator=torch.Generator().manual_seed(0))
+    x, y = build_data(200, generator=torch.Generator().manual_seed(1))
+    calls = []
+    original = Linear._forward
+    monkeypatch.setattr(Linear, "_forward", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    model.fit(x, y, epochs=2, seed=0)
+    # 4 layers x (1 recording + 1 forward for the metrics of each epoch), not 4 x 200 x 2
+    assert len(calls) == 4 * (1 + 2)
+
+
+def test_a_step_that_reads_a_tensor_it_made_is_not_replayed():
+    out = torch.zeros(3)
+
+    def step(x, t):
+        doubled = x * 2                    # a fresh tensor: a replay would read the recorded one
+        torch.add(doubled, t, out=out)
+    assert record(step, torch.zeros(3), torch.zeros(3)) is None
+
+
+def test_a_step_that_reads_a_view_of_the_sample_is_not_replayed():
+    out = torch.zeros(3)
+
+    def step(x, t):
+        torch.add(x.view(3), t, out=out)     # the view would keep the placeholder
+    assert record(step, torch.zeros(3), torch.zeros(3)) is None
+
+
+def test_a_step_that_passes_the_sample_by_keyword_is_not_replayed():
+    out = torch.zeros(3)
+
+    def step(x, t):
+        torch.add(t, other=x, out=out)
+    assert record(step, torch.zeros(3), torch.zeros(3)) is None
+
+
+def test_the_replay_reads_each_new_sample_and_skips_views_of_buffers():
+    weight, out, grad = torch.rand(2, 3), torch.zeros(2), torch.zeros(2)
+
+    def step(x, t):
+        torch.mv(weight.mT.mT, x, out=out)      # a view of a buffer made once is fine
+        torch.sub(out, t, out=grad)
+    replay = record(step, torch.zeros(3), torch.zeros(2))
+    assert replay is not None
+    for x, t in sample_pairs(3, features=3):
+        replay(x, t)
+        assert torch.equal(grad, weight @ x - t)
+
