@@ -9,6 +9,8 @@ each with its own data, weights and shuffling order.
 The loop calls ``training_step`` (the layers' unchecked methods on buffers wired once
 per fit; the data were checked once, before) under ``torch.inference_mode()``, and the optimizer
 steps on the model's flat parameter buffer: the same numbers as the public methods, bit for bit.
+One sample at a time, a single model sees each sample as a vector (the paper's x), and the
+step is recorded once and replayed for every sample (``minidl.recording``).
 """
 from __future__ import annotations
 
@@ -227,11 +229,14 @@ def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tenso
     ``batch_shape``, unchecked, leaving the batch's gradients in ``grad_weight`` / ``grad_bias``
     (``fit`` calls it, then the optimizer).
 
-    With only ``Linear``, ``ReLU`` and ``Tanh`` layers, the layers' unchecked methods write into
-    buffers made here once: activations in place on their Linear's output, dl/dx in place in
-    dl/ds; for one sample per step, dl/ds of each Linear is written straight into its
-    ``grad_bias`` and its gradients are set instead of zeroed and added. With a layer of
-    another kind, ``step`` calls the public ``zero_grad``, ``forward`` and ``backward``.
+    With only ``Linear``, ``ReLU`` and ``Tanh`` layers (``wired``), the layers' unchecked methods
+    write into buffers made here once: activations in place on their Linear's output, dl/dx in
+    place in dl/ds. For one sample per step (``batch_shape`` ``(in,)``, a vector, or
+    ``(R, 1, in)`` with runs), dl/ds of each Linear is written straight into its ``grad_bias``,
+    its gradients are set instead of zeroed and added, and the step is recorded once and
+    returned as its replay (``minidl.recording.record``: the same calls, without the Python of the
+    methods between them). With a layer of another kind, ``step`` calls the public
+    ``zero_grad``, ``forward`` and ``backward``.
     """
     model.flat_param()         # the layers' tensors are views of the flat buffers before they are wired
     layers = [layer for _, layer in model.named_layers()]
@@ -250,8 +255,10 @@ def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tenso
             out = buffer(layer.out_features)
             forward.append(partial(layer._forward, out=out))
             below = g
-            g = buffer(layer.out_features) if not one_sample else layer.grad_bias if vector else layer.grad_bias.unsqueeze(-2)
-            g_column = layer.grad_bias.unsqueeze(-1) if one_sample else None
+            g, g_column = buffer(layer.out_features), None
+            if one_sample:          # dl/ds straight into grad_bias: eq. (5) costs nothing
+                g = layer.grad_bias if vector else layer.grad_bias.unsqueeze(-2)
+                g_column = layer.grad_bias.unsqueeze(-1)
             backward.append(partial(layer._backward, g, below, g_column, below is not None))
         else:
             in_place = isinstance(before, Linear)       # on its Linear's output buffer, which then holds x
