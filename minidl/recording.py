@@ -66,22 +66,26 @@ def record(step: Callable[[torch.Tensor, torch.Tensor], None], x: torch.Tensor,
         return None
     sample: list[torch.Tensor] = [x, t]     # the current sample and target, set by replay
 
-    def with_sample(func, args, slots):     # a call that reads the sample: put the current one in
+    def with_sample(func, args, slots):     # a call that reads the sample before its last argument
         args = list(args)
         for i, k in slots:
             args[i] = sample[k]
         return func(*args)
 
-    calls = []
+    calls = []      # (call, k): call(), or call(sample[k]) when the sample (k = 0) or target (1) comes last
     for func, args, kwargs in recorder.calls:
-        slots = [(i, k) for i, a in enumerate(args) for k, p in enumerate((x, t)) if a is p]
         if any(v is x or v is t for v in kwargs.values()):
             return None
-        calls.append(partial(func, *args, **kwargs) if not slots else
-                     partial(with_sample, partial(func, **kwargs), args, slots))
+        slots = [(i, k) for i, a in enumerate(args) for k, p in enumerate((x, t)) if a is p]
+        if len(slots) == 1 and slots[0][0] == len(args) - 1:      # e.g. torch.sub(output, t, out=g)
+            calls.append((partial(func, *args[:-1], **kwargs), slots[0][1]))
+        elif slots:                                                 # e.g. torch.baddbmm(b, x, w, out=s)
+            calls.append((partial(with_sample, partial(func, **kwargs), args, slots), None))
+        else:
+            calls.append((partial(func, *args, **kwargs), None))
 
     def replay(x: torch.Tensor, t: torch.Tensor) -> None:
         sample[0], sample[1] = x, t
-        for call in calls:
-            call()
+        for call, k in calls:
+            call() if k is None else call(sample[k])
     return replay

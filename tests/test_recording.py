@@ -90,3 +90,15 @@ def test_the_replay_reads_each_new_sample_and_skips_views_of_buffers():
         replay(x, t)
         assert torch.equal(grad, weight @ x - t)
 
+
+
+def test_the_replay_puts_the_sample_in_wherever_a_call_reads_it():
+    weight, bias, out = torch.rand(3, 2), torch.rand(2), torch.zeros(1, 2)
+
+    def step(x, t):
+        torch.addmm(bias, x, weight, out=out)     # the sample in the middle
+        out.sub_(t)
+    replay = record(step, torch.zeros(1, 3), torch.zeros(1, 2))
+    for x, t in sample_pairs(3, features=3, lead=(1,)):
+        replay(x, t)
+        assert torch.equal(out, torch.addmm(bias, x, weight) - t)
