@@ -33,7 +33,7 @@ import time
 import torch
 
 from floor import FusedPaperNetwork          # benchmarks/floor.py, beside this script
-from minidl import build_data, paper_model
+from minidl import build_data, paper_model, training
 from minidl.utils import one_hot, torch_threads
 from minidl.lab.compare import fit_torch, torch_twin
 from minidl.lab.playground import measure_latency
@@ -100,6 +100,20 @@ def copy_of(model):
     twin = paper_model()
     twin.load_state_dict(model.state_dict())
     return twin
+
+
+def without_replay(fit):
+    """``fit()`` with ``fit``'s recording switched off (``minidl.training.record`` answering
+    ``None``, as it does for a step it cannot replay): the per-sample step then calls the
+    layers' unchecked methods for every sample. The same numbers, bit for bit."""
+    def run():
+        saved = training.record
+        training.record = lambda step, x, t: None
+        try:
+            fit()
+        finally:
+            training.record = saved
+    return run
 
 
 def torch_contestant(net, x, y, threads: int) -> Contestant:
@@ -192,6 +206,12 @@ def per_epoch_table(quick: bool) -> dict[str, float | None]:
     batch_epochs = 10
     minidl_sgd = Contestant("minidl, per-sample SGD",
                             lambda: per_sample.fit(x, y, epochs=1, step_size=STEP_SIZE, generator=shuffle), 1)
+    unreplayed = copy_of(initial)
+    unreplayed_shuffle = torch.Generator().manual_seed(SEED + 1)
+    minidl_methods = Contestant("minidl, per-sample SGD, replay off",
+                                without_replay(lambda: unreplayed.fit(x, y, epochs=1, step_size=STEP_SIZE,
+                                                                      generator=unreplayed_shuffle)), 1,
+                                "fit with minidl/recording.py switched off: the layers' unchecked methods called for every sample")
     minidl_gd = Contestant(f"minidl, batch GD (batch {N_SAMPLES})",
                            lambda: batch.fit(x, y, epochs=batch_epochs, step_size=STEP_SIZE,
                                              batch_size=N_SAMPLES, seed=SEED), batch_epochs,
@@ -202,7 +222,8 @@ def per_epoch_table(quick: bool) -> dict[str, float | None]:
     sklearn = sklearn_contestant(x, y)
     fused = fused_contestant(initial, x, y)
     repetitions = 3 if quick else 7
-    round_robin([c for c in [minidl_sgd, minidl_gd, fused, *torch_rows, sklearn] if c is not None], repetitions)
+    round_robin([c for c in [minidl_sgd, minidl_methods, minidl_gd, fused, *torch_rows, sklearn] if c is not None],
+                repetitions)
 
     micrograd = micrograd_contestant(initial, x, y, samples=50 if quick else 100)
     micrograd_repetitions = 1 if quick else 3
@@ -217,7 +238,7 @@ def per_epoch_table(quick: bool) -> dict[str, float | None]:
     print("| trainer | s / epoch | ratio to minidl per-sample (higher = slower) | notes |")
     print("| --- | ---: | ---: | --- |")
     reference = minidl_sgd.median
-    rows = [("", c) for c in (minidl_sgd, minidl_gd, fused, *torch_rows)] + [
+    rows = [("", c) for c in (minidl_sgd, minidl_methods, minidl_gd, fused, *torch_rows)] + [
         ("scikit-learn MLPClassifier, per-sample SGD", sklearn), ("micrograd, per-sample SGD", micrograd)]
     for name, c in rows:
         if c is None:

@@ -7,14 +7,14 @@ so the step is the same list of calls every time: only the sample and its target
 ``record`` runs the step once under a ``TorchFunctionMode`` that writes each call down, and
 returns ``replay(x, t)``, which makes the same calls on the same tensors, with the new sample
 in place of the placeholder, and no Python of the layers' methods in between. This is what
-CUDA graphs and ``torch.jit.trace`` do for bigger models; here it removes about a fifth of the
-time of a per-sample epoch (``make benchmark``). The maths stays where it is written, in
+CUDA graphs and ``torch.jit.trace`` do for bigger models; ``make benchmark`` times a per-sample
+epoch with and without it. The maths stays where it is written, in
 ``layers.py`` and ``losses.py``: the replay makes exactly their calls, and
 ``tests/test_recording.py`` checks it bit for bit.
 
 A step can be replayed only if nothing in it depends on the sample except through the calls
 themselves: no tensor made during the step (other than a view) is read by a later call, and no
-call other than a writing one reads the sample. ``record`` checks this and returns ``None``
+call other than a writing one reads the sample's values (its shape is the same every time). ``record`` checks this and returns ``None``
 otherwise (the caller then keeps the step as it is).
 """
 from __future__ import annotations
