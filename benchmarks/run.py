@@ -285,7 +285,7 @@ def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
 
 def playground_latency() -> dict[str, float]:
     result = measure_latency(epochs=100)
-    print(f"## Playground latency (a learning-rate change, in this process, no browser)\n")
+    print("## Playground latency (a learning-rate change, in this process, no browser)\n")
     print(f"first redrawn figure after {result['first_update_s']:.2f} s; the default run "
           f"({result['epochs']} epochs, {result['n_train']} samples) done after {result['full_run_s']:.2f} s "
           f"({result['full_run_cpu_s']:.2f} s CPU), of which drawing {result['redraws']:.0f} redraws of "
