@@ -66,7 +66,7 @@ class FusedPaperNetwork:
         self.one = torch.ones(1, dtype=dtype)
         self.W, self.a, self.h, self.wT, self.g, self.d = [], [], [], [], [], []
         for k, l in enumerate(linears):
-            o, i = l.out_features, l.in_features
+            i = l.in_features
             W = self.P[rows[k]:rows[k + 1], cols[k]:cols[k + 1]]
             W[:, :i].copy_(l.weight)
             W[:, i].copy_(l.bias)

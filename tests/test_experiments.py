@@ -6,7 +6,6 @@ by notebook 04 (tested by nbval).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 
 import pytest

@@ -12,7 +12,7 @@ import PIL.Image
 import pytest
 import torch
 
-from minidl import DivergenceError, Linear, ReLU, Sequential, Tanh, build_data, paper_model
+from minidl import DivergenceError, Linear, build_data, paper_model
 from minidl.lab.playground import (LINEAR_MODEL_NOTE, Playground, build_model, divergence_message,
                                    handling_a_browser_message, measure_latency)
 
