@@ -256,7 +256,7 @@ def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tenso
             forward.append(partial(layer._forward, out=out))
             below = g
             g, g_column = buffer(layer.out_features), None
-            if one_sample:          # dl/ds straight into grad_bias: eq. (5) costs nothing
+            if one_sample:          # dl/ds straight into grad_bias, since dl/db = dl/ds: nothing to compute
                 g = layer.grad_bias if vector else layer.grad_bias.unsqueeze(-2)
                 g_column = layer.grad_bias.unsqueeze(-1)
             backward.append(partial(layer._backward, g, below, g_column, below is not None))
