@@ -256,22 +256,34 @@ def per_epoch_table(quick: bool) -> dict[str, float | None]:
 # --- 2. the 30-run Fig. 1 table ------------------------------------------------------------------
 
 def thirty_runs(quick: bool, runs: int = 30, epochs: int = 100) -> float:
-    """Print one run x 30 against 30 runs at once; return the seconds of the latter."""
+    """Print one run x 30 against 30 runs at once; return the seconds of the latter (median).
+
+    Both are timed ``repetitions`` times, in turn: every step of the runs path touches the
+    weights and gradients of 30 networks (about 0.2 MB each), more than the others here, and
+    other programs on a shared machine slow it down more, in spells of minutes."""
     timed_epochs = 10 if quick else epochs
     scale = epochs / timed_epochs
-    started = time.perf_counter()
-    g, data, model = make_run(SEED, paper_model)
-    model.fit(*data, epochs=timed_epochs, generator=g)
-    one = time.perf_counter() - started
-    started, cpu_started = time.perf_counter(), time.thread_time()
-    generators, data, stacked, _ = paper_runs(list(range(SEED, SEED + runs)), paper_model)
-    fit_runs(stacked, *data[:4], epochs=timed_epochs, generator=generators)
-    at_once, at_once_cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+    repetitions = 1 if quick else 3
+    ones, at_onces, cpus = [], [], []
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        g, data, model = make_run(SEED, paper_model)
+        model.fit(*data, epochs=timed_epochs, generator=g)
+        ones.append(time.perf_counter() - started)
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        generators, data, stacked, _ = paper_runs(list(range(SEED, SEED + runs)), paper_model)
+        fit_runs(stacked, *data[:4], epochs=timed_epochs, generator=generators)
+        at_onces.append(time.perf_counter() - started)
+        cpus.append(time.thread_time() - cpu_started)
+    one, at_once, at_once_cpu = (statistics.median(v) for v in (ones, at_onces, cpus))
 
     print(f"## The Fig. 1 table: {runs} runs x {epochs} epochs of per-sample SGD, {N_SAMPLES} training "
           f"+ {N_SAMPLES} validation samples each\n")
     if quick:
         print(f"--quick: {timed_epochs} epochs timed, multiplied by {scale:g} to {epochs} epochs (extrapolated)\n")
+    print(f"Median of {repetitions} repetition{'s' if repetitions > 1 else ''}, taken in turn; all of them: "
+          f"one run {', '.join(f'{v * scale:.1f}' for v in ones)} s, all at once "
+          f"{', '.join(f'{v * scale:.1f}' for v in at_onces)} s.\n")
     print("| how | seconds |")
     print("| --- | ---: |")
     print(f"| one after another: 1 run timed ({one * scale:.1f} s), x {runs} (extrapolated) | {one * scale * runs:.1f} |")
