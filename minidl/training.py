@@ -295,8 +295,9 @@ def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum
     history: dict[str, list[torch.Tensor]] = {k: [] for k in (METRICS if validation else METRICS[:2])}
     vectors = model.runs is None and batch_size == 1 and wired(model)    # one sample at a time as a vector, the paper's x
     shape = lambda size: x.shape[-1:] if vectors else torch.Size((*x.shape[:-2], size, x.shape[-1]))
-    steps = {size: training_step(model, shape(size), loss)
-             for size in {batch_size, n % batch_size} - {0}}      # the last batch may be smaller
+    with torch.inference_mode():         # a step recorded for replay runs once here, as every step: in this mode
+        steps = {size: training_step(model, shape(size), loss)
+                 for size in {batch_size, n % batch_size} - {0}}      # the last batch may be smaller
     batches = (lambda data: data.unbind(-2)) if vectors else (lambda data: data.split(batch_size, dim=-2))
 
     for epoch in range(epochs):

@@ -102,3 +102,14 @@ def test_the_replay_puts_the_sample_in_wherever_a_call_reads_it():
     for x, t in sample_pairs(3, features=3, lead=(1,)):
         replay(x, t)
         assert torch.equal(out, torch.addmm(bias, x, weight) - t)
+
+
+def test_a_model_made_in_inference_mode_still_trains():
+    """The recording runs one step; it runs in inference mode, as every step, so a model whose
+    tensors were made in that mode (inference tensors) can still be trained."""
+    with torch.inference_mode():
+        model = paper_model(generator=torch.Generator().manual_seed(0))
+    x, y = build_data(50, generator=torch.Generator().manual_seed(1))
+    before = model.linears[0].weight.clone()
+    model.fit(x, y, epochs=1, seed=0)
+    assert not torch.equal(model.linears[0].weight, before)
