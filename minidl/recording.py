@@ -2,8 +2,9 @@
 
 ``fit``'s per-sample step calls the layers' unchecked methods (``Linear._forward``,
 ``Activation._backward``, ...) on buffers that ``training.training_step`` makes once. Every
-operation of that step then writes into a tensor that already exists (``out=`` or in place),
-so the step is the same list of calls every time: only the sample and its target change.
+operation of that step that computes then writes into a tensor that already exists (``out=``
+or in place; the others only make views, such as ``w.mT``), so the step is the same list of
+calls every time: only the sample and its target change.
 ``record`` runs the step once under a ``TorchFunctionMode`` that writes each call down, and
 returns ``replay(x, t)``, which makes the same calls on the same tensors, with the new sample
 in place of the placeholder, and no Python of the layers' methods in between. This is what
@@ -12,10 +13,19 @@ epoch with and without it. The maths stays where it is written, in
 ``layers.py`` and ``losses.py``: the replay makes exactly their calls, and
 ``tests/test_recording.py`` checks it bit for bit.
 
-A step can be replayed only if nothing in it depends on the sample except through the calls
-themselves: no tensor made during the step (other than a view) is read by a later call, and no
-call other than a writing one reads the sample's values (its shape is the same every time). ``record`` checks this and returns ``None``
-otherwise (the caller then keeps the step as it is).
+A step can be replayed only if it makes the same calls, with the same numbers, for every sample:
+
+- every call that computes writes into a tensor that already exists (``out=``, an in-place
+  method such as ``relu_``, ``inplace=True``, or ``t[...] = ...``); other calls may only make
+  views of existing tensors (``w.mT``) or read shapes (``x.dim()``);
+- no later call reads a tensor that the step itself made (a replay would read the recorded one);
+- the sample and the target are read only by writing calls, as their own arguments (not inside
+  a list, not by keyword), and nothing turns their values into Python numbers (``.item()``);
+- every Python number the step passes to torch is the same every time: it is recorded as it
+  was. ``fit`` keeps the step size out of the step (the optimizer steps after the replay).
+
+``record`` checks each of these but the last (a number cannot be told from a constant) and
+returns ``None`` when one fails (the caller then keeps the step as it is).
 """
 from __future__ import annotations
 
@@ -25,32 +35,61 @@ from typing import Callable
 import torch
 from torch.overrides import TorchFunctionMode
 
+SHAPE_READS = {"dim", "size", "numel", "stride", "is_contiguous", "is_floating_point", "__get__"}   # x.shape, .dtype
+
+
+def _tensors(value) -> list[torch.Tensor]:
+    """The tensors in a call's argument or result, also inside lists, tuples and dicts."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict):
+        return _tensors(list(value.values()))
+    return []
+
+
+def _among(tensor: torch.Tensor, tensors) -> bool:
+    return any(tensor is other for other in tensors)
+
 
 class _Recorder(TorchFunctionMode):
     """While active (``with _Recorder(...) as recorder:``), makes every torch call as usual and
-    writes it down: ``calls`` keeps the calls that write into an existing tensor (``out=`` or an
-    in-place method), as ``(function, args, kwargs)``. ``replayable`` turns false if a later call
-    would read a tensor that only this recording made, or that was derived from a placeholder."""
+    writes it down: ``calls`` keeps the calls that write into an existing tensor, as
+    ``(function, args, kwargs)``. ``replayable`` turns false when a rule of the module's
+    docstring is broken."""
 
     def __init__(self, placeholders: tuple[torch.Tensor, ...]) -> None:
         super().__init__()
         self.placeholders = placeholders
         self.calls: list[tuple[Callable, tuple, dict]] = []
-        self.made: list[torch.Tensor] = []     # tensors a replay would not remake: fresh results, views of placeholders
+        self.made: list[torch.Tensor] = []     # tensors a replay would not make again
         self.replayable = True
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
-        inputs = [*args, *kwargs.values()]
-        if any(isinstance(a, torch.Tensor) and any(a is m for m in self.made) for a in inputs):
+        inputs = _tensors([args, kwargs])
+        reads_sample = any(_among(a, self.placeholders) for a in inputs)
+        if any(_among(a, self.made) for a in inputs):
             self.replayable = False
         name = getattr(func, "__name__", "")
-        if "out" in kwargs or (name.endswith("_") and not name.startswith("__")):      # relu_, not __get__
-            self.calls.append((func, args, kwargs))       # writes: replayed
-        elif isinstance(result, torch.Tensor) and (
-                result._base is None or any(a is p for a in inputs for p in self.placeholders)):
-            self.made.append(result)                      # a fresh tensor, or a view of the sample
+        if ("out" in kwargs or kwargs.get("inplace") is True or name == "__setitem__"
+                or (name.endswith("_") and not name.startswith("__"))):            # relu_, not __get__
+            self.calls.append((func, args, kwargs))
+            top_level = [a for a in args if _among(a, self.placeholders)]
+            if reads_sample and len(top_level) != sum(_among(a, self.placeholders) for a in inputs):
+                self.replayable = False        # the sample inside a list or by keyword: replay puts it in only as an argument
+            return result
+        made = _tensors(result)
+        for tensor in made:
+            # ``_base`` is the tensor a view looks into (None for a tensor with its own memory):
+            # a view of an argument is the same view at every replay; anything else is new
+            base = tensor._base
+            if reads_sample or base is None or not any(base is a or base is a._base for a in inputs):
+                self.made.append(tensor)
+        if reads_sample and not made and name not in SHAPE_READS:
+            self.replayable = False            # a Python value read from the sample (.item(), torch.equal)
         return result
 
 
@@ -72,10 +111,11 @@ def record(step: Callable[[torch.Tensor, torch.Tensor], None], x: torch.Tensor,
             args[i] = sample[k]
         return func(*args)
 
-    calls = []      # (call, k): call(), or call(sample[k]) when the sample (k = 0) or target (1) comes last
+    # (call, k): call(), or call(sample[k]) for a call whose last argument is the sample (k = 0) or
+    # the target (1), the common case, with no Python between the replay and torch; a call that
+    # reads them elsewhere goes through with_sample, a little slower
+    calls = []
     for func, args, kwargs in recorder.calls:
-        if any(v is x or v is t for v in kwargs.values()):
-            return None
         slots = [(i, k) for i, a in enumerate(args) for k, p in enumerate((x, t)) if a is p]
         if len(slots) == 1 and slots[0][0] == len(args) - 1:      # e.g. torch.sub(output, t, out=g)
             calls.append((partial(func, *args[:-1], **kwargs), slots[0][1]))
@@ -87,5 +127,8 @@ def record(step: Callable[[torch.Tensor, torch.Tensor], None], x: torch.Tensor,
     def replay(x: torch.Tensor, t: torch.Tensor) -> None:
         sample[0], sample[1] = x, t
         for call, k in calls:
-            call() if k is None else call(sample[k])
+            if k is None:
+                call()
+            else:
+                call(sample[k])
     return replay

@@ -113,3 +113,56 @@ def test_a_model_made_in_inference_mode_still_trains():
     before = model.linears[0].weight.clone()
     model.fit(x, y, epochs=1, seed=0)
     assert not torch.equal(model.linears[0].weight, before)
+
+
+def refuses(step, x_shape=(3,), t_shape=(3,)):
+    return record(step, torch.zeros(x_shape), torch.zeros(t_shape)) is None
+
+
+def test_a_step_that_reads_the_sample_inside_a_list_is_not_replayed():
+    out = torch.zeros(6)
+    assert refuses(lambda x, t: torch.cat([x, t], out=out))
+
+
+def test_a_step_that_splits_the_sample_into_a_tuple_is_not_replayed():
+    out = torch.zeros(())
+
+    def step(x, t):
+        first, _, _ = x.unbind(0)                  # views of the placeholder, in a tuple
+        torch.add(first, 1.0, out=out)
+    assert refuses(step)
+
+
+def test_a_step_that_reads_a_value_of_the_sample_into_python_is_not_replayed():
+    out = torch.zeros(3)
+
+    def step(x, t):
+        if x.tolist()[0] > 2:                      # the branch would be frozen
+            torch.add(x, t, out=out)
+    assert refuses(step)
+    assert refuses(lambda x, t: torch.equal(t, torch.ones(3)) or torch.add(x, t, out=out))
+
+
+def test_a_step_that_reads_a_view_into_a_temporary_is_not_replayed():
+    weight, buffer, out = torch.rand(3, 3), torch.rand(3), torch.zeros(3)
+
+    def step(x, t):
+        torch.mv(weight, x, out=buffer)
+        temporary = torch.einsum("ij,i->j", weight, buffer)     # may be a view of memory of its own
+        torch.add(temporary, t, out=out)
+    assert refuses(step)
+
+
+def test_writes_by_item_assignment_and_inplace_flag_are_replayed():
+    out = torch.zeros(4)
+
+    def step(x, t):
+        torch.add(x, t, out=out[:2])
+        out[2:] = out[:2]                          # Tensor.__setitem__: a write
+        torch.nn.functional.relu(out, inplace=True)
+    replay = record(step, torch.zeros(2), torch.zeros(2))
+    assert replay is not None
+    for x, t in sample_pairs(3, features=2) + [(-torch.ones(2), torch.zeros(2))]:
+        replay(x, t)
+        expected = torch.relu(torch.cat([x + t, x + t]))
+        assert torch.equal(out, expected)
