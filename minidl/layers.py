@@ -7,6 +7,8 @@ then holds ``R`` weight matrices). It is the same maths, broadcast over ``R``.
 
 Where the paper's equations are: ``Linear.backward`` holds eqs. (4), (5) and (2), one line
 each, and ``Activation.backward`` eq. (3); eq. (1) is the loss's gradient (``losses.py``).
+``Linear``'s unchecked methods also have a branch for one sample at a time, which ``fit`` uses:
+the same eqs. (4) and (2) for the paper's column vector x, with eq. (5) costing nothing.
 The step of eqs. (6) and (7) is not here: the optimizer owns the update
 (``minidl.optim.gradient_step``) and the layers' inherited ``gradient_step`` calls it.
 """
@@ -52,7 +54,9 @@ class Linear(Module):
     Gradients accumulate across calls until ``zero_grad()``. ``forward`` and ``backward`` check
     their input, then call ``_forward`` / ``_backward``, the same maths unchecked, which ``fit``
     calls directly (it checks its data once) with buffers that ``training.training_step``
-    prepares (and, one sample at a time, records once and replays: ``minidl.recording``).
+    prepares (and, one sample at a time, records once and replays: ``minidl.recording``). Only
+    ``fit`` passes ``_forward`` one sample as a vector ``(in,)``, and has ``_backward`` set the
+    gradients of one sample instead of adding them (see there).
     ``gradient_step(eta)``, inherited from ``Module``, applies eqs. (6) and (7) to ``weight`` and ``bias``
     (``minidl.optim.gradient_step``, the one implementation of the step).
     """

@@ -231,12 +231,14 @@ def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tenso
 
     With only ``Linear``, ``ReLU`` and ``Tanh`` layers (``wired``), the layers' unchecked methods
     write into buffers made here once: activations in place on their Linear's output, dl/dx in
-    place in dl/ds. For one sample per step (``batch_shape`` ``(in,)``, a vector, or
-    ``(R, 1, in)`` with runs), dl/ds of each Linear is written straight into its ``grad_bias``,
-    its gradients are set instead of zeroed and added, and the step is recorded once and
-    returned as its replay (``minidl.recording.record``: the same calls, without the Python of the
-    methods between them). With a layer of another kind, ``step`` calls the public
-    ``zero_grad``, ``forward`` and ``backward``.
+    place in dl/ds. For one sample per step (``batch_shape`` ``(in,)``, a vector; ``(1, in)``, a
+    last batch of one; ``(R, 1, in)`` with runs), dl/ds of each Linear is written straight into
+    its ``grad_bias``, its gradients are set instead of zeroed and added, and the step is
+    recorded and returned as its replay (``minidl.recording.record``: the same calls, without
+    the Python of the methods between them). Recording runs the step once, on zero placeholders:
+    it leaves the model's weights alone, but its gradients, and each layer's kept input, are
+    those of that zero sample until the first real step. With a layer of another kind, ``step``
+    calls the public ``zero_grad``, ``forward`` and ``backward``.
     """
     model.flat_param()         # the layers' tensors are views of the flat buffers before they are wired
     layers = [layer for _, layer in model.named_layers()]
@@ -259,12 +261,14 @@ def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tenso
             if one_sample:          # dl/ds straight into grad_bias, since dl/db = dl/ds: nothing to compute
                 g = layer.grad_bias if vector else layer.grad_bias.unsqueeze(-2)
                 g_column = layer.grad_bias.unsqueeze(-1)
-            backward.append(partial(layer._backward, g, below, g_column, below is not None))
+            backward.append(partial(layer._backward, g, grad_input=below, g_column=g_column,
+                                    input_grad=below is not None))
         else:
             in_place = isinstance(before, Linear)       # on its Linear's output buffer, which then holds x
             forward.append(partial(layer.activate, in_place=True) if in_place else layer._forward)
             if g is not None:
-                backward.append(partial(layer._backward, g, g, torch.zeros_like(g), out if in_place else None))
+                backward.append(partial(layer._backward, g, out=g, derivative=torch.zeros_like(g),
+                                        output=out if in_place else None))
         before = layer
     backward.reverse()
     zero = None if one_sample else model.flat_param()[0][1].zero_
