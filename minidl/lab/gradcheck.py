@@ -233,7 +233,8 @@ def check_module(module: Module, x: torch.Tensor, *, oracle: str = "numerical",
     if not isinstance(module, Module):
         raise TypeError(f"check_module: expected a minidl Module, got {type(module).__name__}")
     _check_float64(x, "check_module x")
-    for pname, (value, _) in zip(parameter_names(module), module.param()):
+    names = parameter_names(module)
+    for pname, (value, _) in zip(names, module.param()):
         _check_float64(value, f"check_module {module!r} parameter {pname}")
     name = name or _module_name(module)
     x = x.clone()
@@ -242,7 +243,6 @@ def check_module(module: Module, x: torch.Tensor, *, oracle: str = "numerical",
 
     module.zero_grad()                                   # the analytic gradients
     analytic = {"input": module.backward(r.clone())}
-    names = parameter_names(module)
     analytic.update({n: g.clone() for n, (_, g) in zip(names, module.param())})
     module.zero_grad()
 

@@ -26,6 +26,8 @@ from typing import Callable, NamedTuple
 import torch
 
 from .. import MSE, SGD, Linear, Module, ReLU, Sequential, Tanh, build_data
+from ..optim import decayed_step_size
+from ..utils import one_hot
 from .gradcheck import GradCheckResult, away_from_zero, check_loss, check_module, relative_error
 
 F64 = torch.float64
@@ -89,9 +91,7 @@ def _check_linear(cls) -> None:
     g = torch.Generator().manual_seed(0)
     layer = cls(3, 4, generator=g, dtype=F64)
     x = torch.randn(5, 3, generator=g, dtype=F64)
-    reference = Linear(3, 4, dtype=F64)
-    reference.weight, reference.bias = layer.weight.clone(), layer.bias.clone()
-    expect_close(layer.forward(x), reference.forward(x), "Linear.forward (Step 1 of Section III-B)")
+    expect_close(layer.forward(x), _twin(layer).forward(x), "Linear.forward (Step 1 of Section III-B)")
     expect_gradients(check_module(layer, x, generator=g), ["dl/dx (eq. (2))", "dl/dw (eq. (4))", "dl/db (eq. (5))"])
 
 
@@ -195,7 +195,7 @@ def expect_algorithm_1(train: Callable, *, n: int = 12, epochs: int = 3, step_si
             raise AssertionError(f"Algorithm 1, epoch {epoch}: every sample once per epoch; your order of "
                                  f"samples was {order}")
         orders.append(order)
-        eta = step_size * decay ** epoch
+        eta = decayed_step_size(step_size, decay, epoch)
         ws = [w for _, w in chunk] + [steps[(epoch + 1) * n][1] if epoch + 1 < epochs else w_after]
         for k, (before, after) in enumerate(zip(ws, ws[1:])):
             if abs((before - after) - eta) > 1e-9 * max(1.0, abs(eta)):
@@ -340,7 +340,7 @@ def check_training(train: Callable, network: Callable, *, epochs: int, seed: int
     x, y = build_data(1000, generator=g)
     x_test, y_test = build_data(1000, generator=g)
     model = network(g)
-    targets = torch.nn.functional.one_hot(y, 2).to(x.dtype)
+    targets = one_hot(y, 2, x.dtype)
     losses = train(model, x, targets, epochs=epochs, step_size=step_size, decay=0.9, generator=g)
     if not isinstance(losses, list) or len(losses) != epochs:
         raise AssertionError(f"train: expected a list of {epochs} training losses (one per epoch), got "
