@@ -148,13 +148,10 @@ def test_an_overflowing_validation_loss_counts_as_divergence():
     x, y = build_data(4, generator=g)
     model = paper_model(generator=g)
     xv, yv = build_data(10, generator=g)
-    states = [model.state_dict()]
-    with pytest.raises(DivergenceError) as info:
-        model.fit(x, y, xv, yv, epochs=3, step_size=10 ** 2.473875455298713, batch_size=3, momentum=0.5,
-                  decay=0.5, loss="elementwise", generator=g,
-                  callback=lambda epoch, logs: states.append(model.state_dict()))
+    error, states = fit_until_divergence(model, x, y, xv, yv, epochs=3, step_size=10 ** 2.473875455298713,
+                                         batch_size=3, momentum=0.5, decay=0.5, loss="elementwise", generator=g)
     assert same_weights(model.state_dict(), states[-1]) and all_finite(model)
-    assert all(math.isfinite(value) for values in info.value.history.values() for value in values)
+    assert all(math.isfinite(value) for values in error.history.values() for value in values)
 
 
 def test_a_non_finite_weight_is_caught_even_when_the_losses_are_finite():

@@ -1,4 +1,4 @@
-"""minidl.lab.experiments (the Fig. 1-3 reproduction) and minidl.lab.reproduce (the main job).
+"""minidl.lab.experiments (the Fig. 1-3 reproduction); the main job is tests/test_reproduce.py.
 
 Small and fast: a few seeds, a few epochs, small data sets. The full 30-run table is computed
 by notebook 04 (tested by nbval).
@@ -6,17 +6,18 @@ by notebook 04 (tested by nbval).
 from __future__ import annotations
 
 import json
-import sys
 
+import matplotlib
 import pytest
 import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 
 from minidl import paper_model
 from minidl.lab import experiments as E
 from minidl.losses import ElementwiseMSE, MSE
-from minidl.lab.plots import distance_to_boundary
-from minidl.lab.reproduce import NOTEBOOKS, find_notebooks, main as reproduce_main
-from minidl.lab.plots import decision_grid
+from minidl.lab.plots import decision_grid, distance_to_boundary
 from minidl.runs import make_run
 from minidl.utils import RADIUS
 
@@ -163,9 +164,6 @@ def test_write_fig1_refuses_anything_else(tmp_path):
 
 
 def test_figures_are_written_as_png(results, tmp_path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     r = results["elementwise"]
     start = __import__("time").time()
     fig2 = E.plot_fig2(r.histories[0], tmp_path / "fig2.png")
@@ -193,54 +191,6 @@ def test_figures_folder_is_the_repository_s():
     assert (E.REPO_ROOT / "minidl" / "lab" / "experiments.py").is_file()
 
 
-# --- the main job --------------------------------------------------------------------------------
-
-def write_notebook(path, *sources):
-    import nbformat
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-    nbformat.write(nb, path)
-
-
-def test_find_notebooks_in_order(tmp_path):
-    for name in ("02_b.ipynb", "01_a.ipynb", "10_c.ipynb", "notes.ipynb", "1_x.ipynb", "03_d.txt"):
-        (tmp_path / name).write_text("{}")
-    assert [p.name for p in find_notebooks(tmp_path)] == ["01_a.ipynb", "02_b.ipynb", "10_c.ipynb"]
-    assert [p.name for p in find_notebooks(tmp_path, ["02", "10_c"])] == ["02_b.ipynb", "10_c.ipynb"]
-    assert all(p.name[:2].isdigit() for p in find_notebooks(NOTEBOOKS))
-
-
-def test_reproduce_executes_in_place_and_stops_on_error(tmp_path, capsys):
-    """Notebooks run in order in their own folder with this Python; a failing one stops the job
-    with exit status 1, names the notebook, and is left unmodified."""
-    import nbformat
-    figures = tmp_path / "figures"
-    figures.mkdir()
-    write_notebook(tmp_path / "01_ok.ipynb", "import os, sys\nprint(sys.executable)\nprint(os.getcwd())",
-                   "open('figures/out.txt', 'w').write('x')")
-    write_notebook(tmp_path / "02_bad.ipynb", "1 / 0")
-    write_notebook(tmp_path / "03_never.ipynb", "print('should not run')")
-    before = (tmp_path / "02_bad.ipynb").read_text()
-
-    status = reproduce_main(["--notebooks", str(tmp_path), "--figures", str(figures)])
-    captured = capsys.readouterr()
-    assert status == 1
-    assert "02_bad.ipynb" in captured.err and "ZeroDivisionError" in captured.err
-    assert "[1/3] 01_ok.ipynb done" in captured.out
-    ran = nbformat.read(tmp_path / "01_ok.ipynb", as_version=4)
-    assert ran.cells[0].outputs[0].text.split("\n")[:2] == [sys.executable, str(tmp_path)]
-    assert (tmp_path / "02_bad.ipynb").read_text() == before
-    assert not nbformat.read(tmp_path / "03_never.ipynb", as_version=4).cells[0].outputs
-
-    status = reproduce_main(["01", "--notebooks", str(tmp_path), "--figures", str(figures)])
-    assert status == 0
-    assert "out.txt" in capsys.readouterr().out
-
-
-def test_reproduce_with_no_notebook_fails_clearly(tmp_path, capsys):
-    assert reproduce_main(["--notebooks", str(tmp_path)]) == 1
-    assert "no notebook" in capsys.readouterr().err
-
-
 def test_the_learned_boundary_is_where_the_prediction_changes(results):
     """Fig. 3's contour: ``output_margin`` is positive exactly where the model predicts 1."""
     model = results["elementwise"].run_model(0)
@@ -250,10 +200,6 @@ def test_the_learned_boundary_is_where_the_prediction_changes(results):
 
 
 def test_every_loss_axis_says_which_mse_it_shows():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from minidl import ElementwiseMSE, MSE
     from minidl.lab.plots import loss_label, plot_curves
     paper, mean = "MSE, paper's formula (sum over outputs)", "MSE, per-element mean"
     for names, label in ((("mse", MSE, "MSE"), paper), (("elementwise", ElementwiseMSE, "ElementwiseMSE"), mean)):

@@ -11,8 +11,7 @@ from minidl.utils import one_hot
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
 from floor import FusedPaperNetwork  # noqa: E402
-
-F64 = torch.float64
+from helpers import F64  # noqa: E402
 
 
 @pytest.mark.parametrize("loss", ["mse", "elementwise"])

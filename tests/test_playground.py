@@ -16,6 +16,8 @@ from minidl import DivergenceError, Linear, build_data, paper_model
 from minidl.lab.playground import (LINEAR_MODEL_NOTE, Playground, build_model, divergence_message,
                                    handling_a_browser_message, measure_latency)
 
+from helpers import same_weights
+
 SMALL = dict(n_train=200, n_validation=200, epochs=3)   # fast, same code path as the defaults
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DIVERGED = re.compile(r"^diverged at epoch (\d+): loss is (nan|inf|-inf); try a smaller learning rate$")
@@ -64,11 +66,6 @@ def reference_history(playground, **changes):
     return reference_model(playground, **changes)[1]
 
 
-def same_weights(a, b) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-
-
 def wait_for(condition, seconds=60):
     deadline = time.monotonic() + seconds
     while not condition():
@@ -92,7 +89,7 @@ def test_defaults_are_the_papers_hyperparameters_with_the_notebooks_loss(build):
     assert playground.current_params() == dict(step_size=0.01, momentum=0.0, batch_size=1, epochs=100, decay=0.9,
                                                loss="elementwise", init="uniform", depth=3, width=25, seed=0)
     model = build_model(3, 25, "uniform", generator=torch.Generator().manual_seed(0))
-    assert same_weights(model, paper_model(generator=torch.Generator().manual_seed(0)))   # the paper's network
+    assert same_weights(model.state_dict(), paper_model(generator=torch.Generator().manual_seed(0)).state_dict())   # the paper's network
 
 
 def test_build_model_stacks_hidden_layers_relu_then_tanh():
@@ -291,7 +288,7 @@ def test_stop_ends_a_background_run_and_keeps_the_weights_trained_so_far(build):
     assert re.search(rf"run 1 stopped at epoch {k} of 100 \(its weights are kept\)", playground.status.value)
     model, history = reference_model(playground, epochs=k)
     assert playground.history == history
-    assert same_weights(playground.model, model)                 # the weights of epoch k, not the first ones
+    assert same_weights(playground.model.state_dict(), model.state_dict())                 # the weights of epoch k, not the first ones
     assert loss_curve(playground) == history["loss"]
 
 

@@ -10,7 +10,7 @@ from minidl.optim import gradient_step, torch_sgd_lr
 from minidl.runs import fit_runs, stack_models
 from minidl.utils import one_hot, torch_threads
 
-F64 = torch.float64
+from helpers import F64
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
