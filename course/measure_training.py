@@ -11,10 +11,9 @@ The R runs train at once (minidl.runs), one generator per seed: data, weights, s
 import sys
 import time
 
-import torch
 
-from minidl import build_data, paper_model
-from minidl.runs import fit_runs, stack_models
+from minidl import paper_model
+from minidl.runs import fit_runs, paper_runs
 from minidl.utils import torch_threads
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 500
@@ -22,16 +21,14 @@ first = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
 EPOCHS = 40
 
 start = time.time()
-generators = [torch.Generator().manual_seed(first + r) for r in range(runs)]
-data = [(build_data(1000, generator=g), build_data(10000, generator=g)) for g in generators]
-x, y = (torch.stack([d[0][k] for d in data]) for k in (0, 1))
-x_test, y_test = (torch.stack([d[1][k] for d in data]) for k in (0, 1))
-model = stack_models([paper_model(generator=g) for g in generators])
+# each seed draws 1000 training points, then 10000 test points, then the weights (minidl.runs.make_run)
+generators, (x, y, x_test, y_test), model, _ = paper_runs(list(range(first, first + runs)), paper_model,
+                                                          n_train=1000, n_validation=10000)
 accuracy = []          # per epoch: (runs, 10000) correct or not
 
 
 def record(epoch, logs):
-    accuracy.append((model.forward(x_test).argmax(-1) == y_test).double())
+    accuracy.append((model.predict(x_test) == y_test).double())
 
 
 with torch_threads(1):
