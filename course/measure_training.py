@@ -11,7 +11,6 @@ The R runs train at once (minidl.runs), one generator per seed: data, weights, s
 import sys
 import time
 
-
 from minidl import paper_model
 from minidl.runs import fit_runs, paper_runs
 from minidl.utils import torch_threads
