@@ -53,6 +53,7 @@ import torch
 
 from .._checks import check_positive_number
 from .compare import torch_loss, torch_twin
+from .tables import text_table
 from ..layers import ReLU
 from ..losses import LOSSES
 from ..module import Module
@@ -335,7 +336,4 @@ def results_table(results: list[GradCheckResult]) -> str:
     the maximum relative error and the verdict, columns aligned."""
     rows = [(r.name, q, r.oracle, f"{e:.1e}", "pass" if e <= r.threshold else "FAIL")
             for r in results for q, e in r.errors.items()]
-    header = ("module", "gradient w.r.t.", "oracle", "max rel. error", "verdict")
-    widths = [max(len(row[c]) for row in rows + [header]) for c in range(5)]
-    line = lambda row: "  ".join(row[c].ljust(widths[c]) for c in range(5)).rstrip()
-    return "\n".join([line(header), "-" * len(line(header)), *map(line, rows)])
+    return text_table(("module", "gradient w.r.t.", "oracle", "max rel. error", "verdict"), rows)

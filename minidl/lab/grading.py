@@ -29,6 +29,7 @@ from .. import MSE, SGD, Linear, Module, ReLU, Sequential, Tanh, build_data
 from ..optim import decayed_step_size
 from ..utils import one_hot
 from .gradcheck import GradCheckResult, away_from_zero, check_loss, check_module, relative_error
+from .tables import text_table
 
 F64 = torch.float64
 
@@ -447,9 +448,7 @@ def grades_table(path: str, submitted: str | None = None) -> str:
                  for a in assignments]
         total = sum(scores.get((student, a), 0.0) for a in assignments)
         lines.append([student, *cells, f"{total:g}/{sum(maxima.values()):g}"])
-    widths = [max(len(line[c]) for line in [header, *lines]) for c in range(len(header))]
-    fmt = lambda line: "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
-    return "\n".join([fmt(header), "-" * len(fmt(header)), *map(fmt, lines)])
+    return text_table(header, lines)
 
 
 if __name__ == "__main__":

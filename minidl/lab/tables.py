@@ -7,6 +7,9 @@ built from the three pieces here:
 - ``summarise``: mean and sample standard deviation over the runs of each metric;
 - ``paper_table``: the Markdown rows "reproduced | paper" for the training and validation sets;
 - ``write_table_files``: the Markdown text and a JSON record (every run's values) side by side.
+
+``text_table`` is the plain-text table with aligned columns that the gradient checker's and
+the course's reports print.
 """
 from __future__ import annotations
 
@@ -15,6 +18,15 @@ import os
 import statistics
 from pathlib import Path
 from typing import Iterable
+
+def text_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    """``header`` and ``rows`` (strings) as plain text: columns left-aligned two spaces apart, a
+    rule of dashes under the header, no trailing spaces."""
+    header, rows = list(header), [list(row) for row in rows]
+    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
+    line = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+    return "\n".join([line(header), "-" * len(line(header)), *map(line, rows)])
+
 
 #: The two rows of a table and the prefix of their metrics' names (as in ``History.history``).
 SETS = (("training", ""), ("validation", "val_"))
