@@ -1,16 +1,19 @@
 """The layers of the paper: ``Linear`` (fully connected), ``ReLU`` and ``Tanh``.
 
 Shapes are batch-first: an input of ``N`` samples with ``i`` features is ``(N, i)``; the
-paper's column vectors are the rows of this matrix. Every layer also accepts a leading *run*
-dimension, ``(R, N, i)``, to train ``R`` independent networks at once (``Linear(..., runs=R)``
-then holds ``R`` weight matrices). It is the same maths, broadcast over ``R``.
+paper's column vectors are the rows of this matrix, and one sample is a batch of one,
+``(1, i)``. Every layer also accepts a leading *run* dimension, ``(R, N, i)``, to train ``R``
+independent networks at once (``Linear(..., runs=R)`` then holds ``R`` weight matrices): the
+same lines, broadcast over ``R`` by ``@`` and ``+``.
 
-Where the paper's equations are: ``Linear.backward`` holds eqs. (4), (5) and (2), one line
-each, and ``Activation.backward`` eq. (3); eq. (1) is the loss's gradient (``losses.py``).
-``Linear``'s unchecked methods also have a branch for one sample at a time, which ``fit`` uses:
-the same eqs. (4) and (2) for the paper's column vector x, with eq. (5) costing nothing.
-The step of eqs. (6) and (7) is not here: the optimizer owns the update
-(``minidl.optim.gradient_step``) and the layers' inherited ``gradient_step`` calls it.
+Where the paper's equations are: ``Linear.forward`` is Step 1 of Section III-B,
+``Linear.backward`` holds eqs. (4), (5) and (2), one line each, and ``Activation.backward``
+eq. (3); eq. (1) is the loss's gradient (``losses.py``). The step of eqs. (6) and (7) is not
+here: the optimizer owns the update (``minidl.optim.gradient_step``) and the layers' inherited
+``gradient_step`` calls it.
+
+This is the code that ``fit`` runs. ``minidl.engine`` is a faster implementation of the same
+three layers, for when time matters; it refuses any layer that is not exactly one of these.
 """
 from __future__ import annotations
 
@@ -20,14 +23,6 @@ import torch
 
 from ._checks import check_float_tensor, check_int, check_tensor
 from .module import Module
-
-
-def _addmm_(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
-    """``out += a @ b`` in place, over an optional leading run dimension."""
-    out.addmm_(a, b) if a.dim() == 2 else out.baddbmm_(a, b)
-
-
-_ONE = torch.ones(())     # the 1 of tanh' = 1 - x^2, as a tensor so that the subtraction can write into a buffer
 
 
 class Linear(Module):
@@ -51,12 +46,7 @@ class Linear(Module):
         - adds ``g^T x`` to ``grad_weight``: eq. (4), summed over the N rows of the batch;
         - adds ``sum of g over rows`` to ``grad_bias``: eq. (5);
         - returns ``dl/dx = g w``, shape ``(N, in)``: eq. (2) (``w^T g`` for column vectors).
-    Gradients accumulate across calls until ``zero_grad()``. ``forward`` and ``backward`` check
-    their input, then call ``_forward`` / ``_backward``, the same maths unchecked, which ``fit``
-    calls directly (it checks its data once) with buffers that ``training.training_step``
-    prepares (and, one sample at a time, records once and replays: ``minidl.recording``). Only
-    ``fit`` passes ``_forward`` one sample as a vector ``(in,)``, and has ``_backward`` set the
-    gradients of one sample instead of adding them (see there).
+    Gradients accumulate across calls until ``zero_grad()`` (a batch sums its samples' gradients).
     ``gradient_step(eta)``, inherited from ``Module``, applies eqs. (6) and (7) to ``weight`` and ``bias``
     (``minidl.optim.gradient_step``, the one implementation of the step).
     """
@@ -81,8 +71,6 @@ class Linear(Module):
         self.grad_weight = torch.zeros_like(self.weight)
         self.grad_bias = torch.zeros_like(self.bias)
         self.input: torch.Tensor | None = None     # x, kept by forward: backward needs it for dl/dw
-        # the kernels for (N, features) rows, or for (R, N, features) with runs: addmm / baddbmm, mm / bmm
-        self._addmm, self._mm = (torch.addmm, torch.mm) if runs is None else (torch.baddbmm, torch.bmm)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -97,47 +85,23 @@ class Linear(Module):
         self.zero_grad()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """``s = x w^T + b``: a row of outputs per row of ``input`` (``w x + b`` for the paper's
+        column vectors). Keeps ``input`` for ``backward``."""
         if (not isinstance(input, torch.Tensor) or input.dim() != self.weight.dim()
                 or input.shape[-1] != self.in_features or input.dtype != self.weight.dtype
                 or (self.runs is not None and input.shape[0] != self.runs)):
             self._reject_input(input)
-        return self._forward(input)
-
-    def _forward(self, input: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """``forward`` without the checks (``fit`` checks its data once), into ``out`` when given.
-        ``fit``'s per-sample step also passes one sample as a vector ``(in_features,)``: the
-        paper's column vector x (``addmv``, faster than a one-row ``addmm``)."""
         self.input = input
-        if input.dim() == 1:
-            return torch.addmv(self.bias, self.weight, input, out=out)      # s = w x + b, one sample
-        bias_row = self.bias if self.runs is None else self.bias.unsqueeze(1)
-        return self._addmm(bias_row, input, self.weight.mT, out=out)      # s = x w^T + b, a row per sample
+        return input @ self.weight.mT + self.bias.unsqueeze(-2)    # s = x w^T + b; .mT transposes w, b as a row
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
+        """Given ``g = dl/ds`` ``(N, out)``: adds ``dl/dw`` and ``dl/db`` to the stored gradients,
+        returns ``dl/dx`` ``(N, in)``."""
         self._check_gradient(grad_wrt_output, self.input, self.out_features)
-        return self._backward(grad_wrt_output)
-
-    def _backward(self, g: torch.Tensor, grad_input: torch.Tensor | None = None,
-                  g_column: torch.Tensor | None = None, input_grad: bool = True) -> torch.Tensor | None:
-        """``backward`` without the checks, writing ``dl/dx`` into ``grad_input`` when given.
-
-        ``fit``'s per-sample step passes ``g_column``, ``g`` as a column: then ``g`` is
-        ``grad_bias`` itself (a vector, or a view ``(R, 1, out)`` with runs), where the layer
-        above wrote it, so eq. (5), dl/db = g, costs no operation; and the gradients are set,
-        not added (``fit`` would zero them before every step anyway). ``input_grad=False``: the
-        first layer, no ``dl/dx``.
-        """
-        x = self.input
-        if g_column is not None:
-            torch.mul(g_column, x, out=self.grad_weight)    # dl/dw = g x^T for one sample: a column times a row, set
-        else:
-            _addmm_(self.grad_weight, g.mT, x)          # eq. (4)
-            self.grad_bias.add_(g.sum(-2))              # eq. (5)
-        if not input_grad:
-            return None
-        if g.dim() == 1:
-            return torch.mv(self.weight.mT, g, out=grad_input)      # dl/dx = w^T g for one sample, a vector
-        return self._mm(g, self.weight, out=grad_input)     # eq. (2)
+        g, x = grad_wrt_output, self.input
+        self.grad_weight += g.mT @ x        # eq. (4): dl/dw = g x^T, summed over the batch
+        self.grad_bias += g.sum(-2)         # eq. (5): dl/db = g, summed over the batch
+        return g @ self.weight              # eq. (2): dl/dx = w^T g, as a row per sample
 
     def param(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(self.weight, self.grad_weight), (self.bias, self.grad_bias)]
@@ -198,32 +162,19 @@ class Activation(Module):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if not isinstance(input, torch.Tensor) or not input.is_floating_point():
             check_float_tensor(input, f"{self!r}.forward input")
-        return self._forward(input)
-
-    def _forward(self, input: torch.Tensor, in_place: bool = False) -> torch.Tensor:
-        """``forward`` without the check; ``in_place``: overwrite ``input`` (``fit``, on its Linear's output)."""
-        self.output = self.activate(input, True) if in_place else self.activate(input)
+        self.output = self.activate(input)
         return self.output
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
         self._check_gradient(grad_wrt_output, self.output)
-        return self._backward(grad_wrt_output)
+        return grad_wrt_output * self.derivative(self.output)     # eq. (3): dl/ds = dl/dx * sigma'(s)
 
-    def _backward(self, g: torch.Tensor, out: torch.Tensor | None = None,
-                  derivative: torch.Tensor | None = None, output: torch.Tensor | None = None) -> torch.Tensor:
-        """``backward`` without the checks; ``out`` and ``derivative`` are buffers for the result and
-        for sigma' (``fit``: ``out`` is ``g``, in place); ``output``: x when ``fit`` computed it in
-        place in a buffer of its own (with ``activate``, which does not keep it), else ``self.output``."""
-        x = self.output if output is None else output
-        sigma_prime = self.derivative(x) if derivative is None else self.derivative(x, derivative)
-        return torch.mul(g, sigma_prime, out=out)     # eq. (3)
-
-    def activate(self, s: torch.Tensor, in_place: bool = False) -> torch.Tensor:
-        """sigma(s), element-wise (in ``s`` itself when ``in_place``)."""
+    def activate(self, s: torch.Tensor) -> torch.Tensor:
+        """sigma(s), element-wise."""
         raise NotImplementedError
 
-    def derivative(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """sigma'(s), written in terms of the output x = sigma(s) (into ``out`` when given)."""
+    def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """sigma'(s), written in terms of the output x = sigma(s)."""
         raise NotImplementedError
 
 
@@ -234,11 +185,11 @@ class ReLU(Activation):
     derivative is taken as 0 (as PyTorch does).
     """
 
-    def activate(self, s: torch.Tensor, in_place: bool = False) -> torch.Tensor:
-        return s.relu_() if in_place else torch.relu(s)
+    def activate(self, s: torch.Tensor) -> torch.Tensor:
+        return torch.relu(s)
 
-    def derivative(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.sign(x, out=out)      # x = max(0, s) >= 0, so sign(x) is 1 where s > 0 and 0 elsewhere
+    def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sign()                 # x = max(0, s) >= 0: its sign is 1 where s > 0, 0 elsewhere
 
 
 class Tanh(Activation):
@@ -247,8 +198,8 @@ class Tanh(Activation):
     Shape: any; output has the input's shape. ``backward`` is eq. (3).
     """
 
-    def activate(self, s: torch.Tensor, in_place: bool = False) -> torch.Tensor:
-        return s.tanh_() if in_place else torch.tanh(s)
+    def activate(self, s: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(s)
 
-    def derivative(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.sub(_ONE, torch.mul(x, x, out=out), out=out)     # 1 - x^2
+    def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        return 1 - x * x                # 1 - tanh(s)^2, from the output x = tanh(s)

@@ -13,8 +13,9 @@ gradient are half the paper's formula.
 
 Both take ``(N, C)`` tensors, or ``(R, N, C)`` for R runs at once (then the loss has shape
 ``(R,)``). Shapes must match exactly: no silent broadcasting. The two classes share the
-checks (``compute_loss`` / ``compute_grad``) and differ only in their two formulas
-(``of_difference`` / ``grad_of_difference``).
+checks and eq. (1) (``compute_loss`` / ``compute_grad``) and differ only in the loss of a
+difference (``of_difference``) and the number that multiplies it in the gradient
+(``grad_factor``: 2 / N, or 2 / (N C)).
 """
 from __future__ import annotations
 
@@ -48,22 +49,15 @@ class MSE:
 
     @classmethod
     def compute_grad(cls, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """d loss / d predictions (a new tensor)."""
+        """d loss / d predictions (a new tensor): ``grad_factor * (predictions - targets)``."""
         if predictions.shape != targets.shape:   # the cheap check only: this runs every step
             _check_pair(predictions, targets, cls.__name__)
-        return cls.grad_of_difference(predictions - targets)
+        return cls.grad_factor(predictions.shape) * (predictions - targets)     # eq. (1): 2 (y_hat - t), over N
 
     @staticmethod
     def of_difference(d: torch.Tensor) -> torch.Tensor:
         """The loss of ``d = predictions - targets``: sum over outputs, mean over samples."""
         return d.pow(2).sum(-1).mean(-1)
-
-    @classmethod
-    def grad_of_difference(cls, d: torch.Tensor, factor: torch.Tensor | None = None) -> torch.Tensor:
-        """``2 d / N``, in place in ``d``: eq. (1), divided by the N samples. ``factor``: the
-        ``grad_factor`` of ``d``'s shape as a 0-d tensor of its dtype, which ``fit`` makes once
-        (the same product, without wrapping a Python number into a tensor every step)."""
-        return d.mul_(cls.grad_factor(d.shape) if factor is None else factor)
 
     @staticmethod
     def grad_factor(shape: torch.Size) -> float:

@@ -17,11 +17,10 @@ the plain step.
 Design: **the optimizer owns the update.** ``gradient_step`` below is the one implementation
 of eqs. (6) and (7); ``SGD`` calls it when ``beta = 0`` and adds the velocities otherwise, and
 every ``Module.gradient_step`` (the paper's interface, Section IV) delegates to it. The layers
-only hand out their (value, gradient) pairs through ``param()``. ``fit`` gives ``SGD`` the one
-pair of ``Sequential.flat_param()`` (all the parameters in one flat tensor, all the gradients in
-another), so that the plain step is one operation for the whole model and momentum three (the
-same operations, in the same order, as on each parameter: the same numbers). The optimizer keeps its state (one velocity per parameter, in a list aligned with
-the parameters, as scikit-learn's optimizers do) apart from the layers.
+only hand out their (value, gradient) pairs through ``param()``; ``fit`` gives ``SGD`` the pairs
+of ``model.param()``, whatever layers they come from. The optimizer keeps its state (one
+velocity per parameter, in a list aligned with the parameters, as scikit-learn's optimizers do)
+apart from the layers.
 """
 from __future__ import annotations
 

@@ -32,9 +32,9 @@ def stack_models(models: list[Sequential]) -> Sequential:
     """
     if not models or not all(isinstance(m, Sequential) for m in models):
         raise TypeError("stack_models: expected a non-empty list of Sequential models")
-    if any(m.linears and m.runs is not None for m in models):
+    if any(m.runs is not None for m in models):
         raise TypeError("stack_models: expected single-run models, got a model with a run dimension")
-    shapes = [[repr(l) for l in m.layers] + [m.dtype if m.linears else None] for m in models]
+    shapes = [[repr(l) for l in m.layers] + [m.dtype] for m in models]
     if any(s != shapes[0] for s in shapes):
         raise ValueError(f"stack_models: all models must have the same layers and dtype, got {shapes[0]} "
                          f"and {next(s for s in shapes if s != shapes[0])}")
@@ -69,11 +69,11 @@ def unstack_model(model: Sequential, run: int, template: Sequential) -> Sequenti
         ``TypeError`` unless ``model`` has runs and ``template`` has none; ``ValueError`` for a
         ``run`` out of range or a template of other layers (``load_state_dict``).
     """
-    if not isinstance(model, Sequential) or not model.linears or model.runs is None:
-        got = f"runs={model.runs}" if isinstance(model, Sequential) and model.linears else repr(model)[:60]
+    if not isinstance(model, Sequential) or model.runs is None:
+        got = f"runs={model.runs}" if isinstance(model, Sequential) else repr(model)[:60]
         raise TypeError(f"unstack_model model: expected a model with a run dimension (see stack_models), got {got}")
     check_int(run, "unstack_model run", 0, model.runs - 1)
-    if not isinstance(template, Sequential) or (template.linears and template.runs is not None):
+    if not isinstance(template, Sequential) or template.runs is not None:
         got = f"runs={template.runs}" if isinstance(template, Sequential) else type(template).__name__
         raise TypeError(f"unstack_model template: expected a single-run Sequential, got {got}")
     state = {k: v[run] for k, v in model.state_dict().items()}
@@ -84,15 +84,16 @@ def unstack_model(model: Sequential, run: int, template: Sequential) -> Sequenti
 def fit_runs(model: Sequential, x_train, y_train, x_validation=None, y_validation=None, *,
              epochs: int = 100, step_size: float = 0.01, batch_size: int = 1, momentum: float = 0.0,
              decay: float = 0.9, loss="mse", generator=None, seed: int | None = None,
-             callback=None) -> list[History]:
+             callback=None, engine: str = "plain") -> list[History]:
     """``Sequential.fit`` for a stacked model: data ``(R, N, features)``, one ``History`` per run.
 
-    ``generator`` may be a list of R generators (one per run), as ``paper_runs`` makes.
+    ``generator`` may be a list of R generators (one per run), as ``paper_runs`` makes;
+    ``engine`` is ``fit``'s (``'plain'`` or ``'fast'``).
     """
     _need_runs(model, "fit_runs", "fit")
     return train(model, x_train, y_train, x_validation, y_validation, epochs=epochs,
                  step_size=step_size, batch_size=batch_size, momentum=momentum, decay=decay,
-                 loss=loss, generators=make_generators(seed, generator), callback=callback)
+                 loss=loss, generators=make_generators(seed, generator), callback=callback, engine=engine)
 
 
 def evaluate_runs(model: Sequential, x, y, loss="mse") -> list[dict[str, float]]:
@@ -103,7 +104,7 @@ def evaluate_runs(model: Sequential, x, y, loss="mse") -> list[dict[str, float]]
 
 
 def _need_runs(model: Sequential, function: str, method: str) -> None:
-    if not isinstance(model, Sequential) or not model.linears or model.runs is None:
+    if not isinstance(model, Sequential) or model.runs is None:
         raise TypeError(f"{function}: expected a model with a run dimension (see stack_models); "
                         f"use model.{method} for a single model")
 

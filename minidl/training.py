@@ -1,32 +1,31 @@
 """The training loop of Algorithm 1, shared by ``Sequential.fit`` and by ``runs.fit_runs``.
 
 One epoch: shuffle the training set, then for each batch (one sample by default)
-``zero_grad`` -> ``forward`` -> loss gradient (eq. 1) -> ``backward`` -> gradient step; then
-multiply the step size by ``decay`` and record the loss and accuracy on the whole training
-(and validation) set. Tensors may carry a leading run dimension: R models train at once,
-each with its own data, weights and shuffling order.
+``zero_grad`` -> ``forward`` -> loss gradient (eq. 1) -> ``backward`` -> the optimizer's step
+on ``model.param()`` (eqs. 6 and 7); then multiply the step size by ``decay`` and record the
+loss and accuracy on the whole training (and validation) set, in evaluation mode. That loop is
+``one_epoch`` below, the dozen lines of notebook 04: it calls nothing but the ``Module``
+interface, so any layer trains, yours included. Tensors may carry a leading run dimension: R
+models train at once, each with its own data, weights and shuffling order.
 
-The loop calls ``training_step`` (the layers' unchecked methods on buffers wired once
-per fit; the data were checked once, before) under ``torch.inference_mode()``, and the optimizer
-steps on the model's flat parameter buffer: the same numbers as the public methods, bit for bit.
-One sample at a time, a single model sees each sample as a vector (the paper's x), and the
-step is recorded once and replayed for every sample (``minidl.recording``).
+``engine='fast'`` hands the inner loop of each epoch to ``minidl.engine``, which compiles the
+built-in layers into fused steps with the same numbers (and refuses any other layer).
 """
 from __future__ import annotations
 
 import math
-from functools import partial
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 
+from . import engine as fast_engine
 from ._checks import check_finite, check_float_tensor, check_fraction, check_int, check_positive_number
-from .layers import Linear, ReLU, Tanh
 from .losses import LOSSES, ElementwiseMSE, MSE
 from .optim import SGD, check_step_size, decayed_step_size
-from .recording import record
 from .utils import as_targets, labels_of, torch_threads
 
+ENGINES = ("plain", "fast")
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -96,12 +95,13 @@ def check_features(model, x, xname: str) -> torch.Tensor:
     Shape: ``(N, in_features)``, or ``(R, N, in_features)`` for a model with R runs; N >= 1;
     the model's dtype; finite values.
     """
-    lead = model.lead_dims
+    lead, features = model.lead_dims, model.in_features
     check_float_tensor(x, xname, model.dtype)
-    if x.dim() != lead + 2 or x.shape[-1] != model.in_features or (lead and x.shape[0] != model.runs):
+    if (x.dim() != lead + 2 or (features is not None and x.shape[-1] != features)
+            or (lead and x.shape[0] != model.runs)):
         want = "(N, {f})" if not lead else "(runs={r}, N, {f})"
-        raise ValueError(f"{xname}: expected shape {want.format(f=model.in_features, r=model.runs)}, "
-                         f"got {tuple(x.shape)}")
+        f = "in_features" if features is None else features
+        raise ValueError(f"{xname}: expected shape {want.format(f=f, r=model.runs)}, got {tuple(x.shape)}")
     if x.shape[-2] == 0:
         raise ValueError(f"{xname}: expected at least one sample, got an empty tensor {tuple(x.shape)}")
     check_finite(x, xname)
@@ -116,8 +116,8 @@ def check_data(model, x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     ``(*x.shape[:-1], out_features)``.
     """
     xname, yname = ("x", "y") if name == "" else (f"x_{name}", f"y_{name}")
-    dtype = model.dtype
     check_features(model, x, xname)
+    dtype, classes = x.dtype, output_width(model, x)
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"{yname}: expected a torch.Tensor of labels, got {type(y).__name__}; convert it "
                         f"first, e.g. torch.as_tensor({yname}, dtype=torch.int64)")
@@ -126,14 +126,44 @@ def check_data(model, x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
                 f"; a column of labels? use {yname}.squeeze(-1)" if y.dim() == x.dim() and y.shape[-1] == 1 else
                 f"; integer one-hot targets? convert them with {yname}.float()" if y.dim() == x.dim() else "")
         raise ValueError(f"{yname}: expected int64 labels of shape {tuple(x.shape[:-1])} or float one-hot "
-                         f"targets of shape {(*x.shape[:-1], model.out_features)}, got dtype {y.dtype} "
+                         f"targets of shape {(*x.shape[:-1], classes)}, got dtype {y.dtype} "
                          f"with shape {tuple(y.shape)}{hint}")
-    t = as_targets(y, model.out_features, dtype, yname)
+    t = as_targets(y, classes, dtype, yname)
     check_finite(t, yname)
     if t.shape[:-1] != x.shape[:-1]:
         raise ValueError(f"{xname} and {yname} must have the same number of samples, got "
                          f"{xname} {tuple(x.shape)} and {yname} {tuple(y.shape)}")
     return x, t
+
+
+def output_width(model, x: torch.Tensor) -> int:
+    """The number of outputs of ``model``: what its layers declare (``out_features``), or, when
+    none declares a width, the width of its output for the first sample of ``x``."""
+    if model.out_features is not None:
+        return model.out_features
+    with evaluation_mode(model):
+        return model.forward(x[..., :1, :]).shape[-1]
+
+
+@contextmanager
+def kept_modes(model) -> Iterator[None]:
+    """Run the block, then put every module of ``model`` back in the mode (training or
+    evaluation) it had before."""
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        yield
+    finally:
+        for module, mode in modes:
+            module.training = mode
+
+
+@contextmanager
+def evaluation_mode(model) -> Iterator[None]:
+    """Run the block with ``model`` in evaluation mode (``eval()``), then put it back in its
+    mode (``fit``'s metrics, ``predict``, ``evaluate``)."""
+    with kept_modes(model):
+        model.eval()
+        yield
 
 
 def metrics(model, x: torch.Tensor, t: torch.Tensor, loss) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,7 +183,8 @@ def evaluate(model, x, y, loss="mse") -> list[dict[str, float]]:
     of one for a single model, of R for a model with R runs (``Sequential.evaluate`` and
     ``runs.evaluate_runs`` call this)."""
     x, t = check_data(model, x, y, "")
-    value, accuracy = metrics(model, x, t, resolve_loss(loss))
+    with evaluation_mode(model):
+        value, accuracy = metrics(model, x, t, resolve_loss(loss))
     return [dict(zip(METRICS[:2], pair)) for pair in zip(value.reshape(-1).tolist(), accuracy.reshape(-1).tolist())]
 
 
@@ -182,19 +213,23 @@ def shuffled_order(n: int, generators: list[torch.Generator | None], runs: int |
 def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 100,
           step_size: float = 0.01, batch_size: int = 1, momentum: float = 0.0, decay: float = 0.9,
           loss="mse", generators: list[torch.Generator | None] = (None,),
-          callback: Callable[[int, dict[str, torch.Tensor]], None] | None = None) -> list[History]:
+          callback: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
+          engine: str = "plain") -> list[History]:
     """Train ``model`` in place (``Sequential.fit`` and ``runs.fit_runs`` call this).
 
     Returns one ``History`` per run: a list of one for a single model, of R for a model with R
     runs. Every argument is checked before anything changes.
 
     Raises:
-        ``TypeError`` / ``ValueError`` for bad input (the model is unchanged then);
-        ``DivergenceError`` if the training stops being finite.
+        ``TypeError`` / ``ValueError`` for bad input, or a model that ``engine='fast'`` cannot
+        compile (the model is unchanged then); ``DivergenceError`` if the training stops being
+        finite.
     """
     params = fit_params(epochs=epochs, step_size=step_size, batch_size=batch_size, momentum=momentum,
                         decay=decay, loss=loss)
     loss = resolve_loss(loss)
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
     x, t = check_data(model, x, y, "train")
     if (x_validation is None) != (y_validation is None):
         raise ValueError("x_validation and y_validation: give both or neither, got only "
@@ -212,118 +247,82 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
         raise ValueError(f"generator: expected one generator or one per run ({model.runs}), got {len(generators)}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback: expected a function callback(epoch, logs) or None, got {type(callback).__name__}")
+    frozen = [i for i, (value, grad) in enumerate(model.param()) if value.is_inference() or grad.is_inference()]
+    if frozen:
+        raise ValueError(f"fit: parameter {frozen[0]} of model.param() was made under "
+                         f"torch.inference_mode(), where torch forbids changing it afterwards; build the model "
+                         f"outside inference mode (or load a copy of its state_dict() into a new one)")
+    if engine == "fast":
+        run_epoch = fast_engine.compile(model, loss, batch_size=batch_size, momentum=momentum).run_epoch
+    else:
+        optimizer = SGD(model.param(), momentum)     # momentum 0: the plain step, eqs. (6) and (7)
+        run_epoch = lambda xs, ts, eta: one_epoch(model, loss, optimizer, xs, ts, batch_size, eta)
 
-    with torch_threads(1):
-        history = _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum,
-                              decay, loss, generators, callback)
+    with torch_threads(1), torch.no_grad(), kept_modes(model):
+        history = _train_loop(model, x, t, validation, epochs, step_size, decay, loss, generators,
+                              callback, run_epoch)
     return [History(h, params) for h in per_run(history, model.runs)]
 
 
-def wired(model) -> bool:
-    """Whether ``training_step`` wires ``model``'s layers to buffers: only ``Linear``, ``ReLU`` and ``Tanh``."""
-    return all(type(layer) in (Linear, ReLU, Tanh) for _, layer in model.named_layers())
+def one_epoch(model, loss, optimizer: SGD, xs: torch.Tensor, ts: torch.Tensor, batch_size: int,
+              eta: float) -> None:
+    """The inner loop of Algorithm 1 over shuffled data: for each batch of ``batch_size`` rows
+    (the last one may be smaller), forward, the loss's gradient (eq. (1)), backward, step."""
+    for xb, tb in zip(xs.split(batch_size, dim=-2), ts.split(batch_size, dim=-2)):
+        model.zero_grad()                        # backward adds to the gradients: start from 0
+        output = model.forward(xb)               # step 1: the forward pass
+        model.backward(loss.compute_grad(output, tb))    # eq. (1), then step 2: eqs. (2)-(5)
+        optimizer.step(eta)                      # step 3: w -= eta dl/dw for every pair of param()
 
 
-def training_step(model, batch_shape: torch.Size, loss) -> Callable[[torch.Tensor, torch.Tensor], None]:
-    """``step(x, t)`` for ``model`` (a ``Sequential``): forward, loss gradient (eq. (1)) and backward for one batch of shape
-    ``batch_shape``, unchecked, leaving the batch's gradients in ``grad_weight`` / ``grad_bias``
-    (``fit`` calls it, then the optimizer).
-
-    With only ``Linear``, ``ReLU`` and ``Tanh`` layers (``wired``), the layers' unchecked methods
-    write into buffers made here once: activations in place on their Linear's output, dl/dx in
-    place in dl/ds. For one sample per step (``batch_shape`` ``(in,)``, a vector; ``(1, in)``, a
-    last batch of one; ``(R, 1, in)`` with runs), dl/ds of each Linear is written straight into
-    its ``grad_bias``, its gradients are set instead of zeroed and added, and the step is
-    recorded and returned as its replay (``minidl.recording.record``: the same calls, without
-    the Python of the methods between them). Recording runs the step once, on zero placeholders:
-    it leaves the model's weights alone, but its gradients, and each layer's kept input, are
-    those of that zero sample until the first real step. With a layer of another kind, ``step``
-    calls the public ``zero_grad``, ``forward`` and ``backward``.
-    """
-    model.flat_param()         # the layers' tensors are views of the flat buffers before they are wired
-    layers = [layer for _, layer in model.named_layers()]
-    if not wired(model):
-        def step(x: torch.Tensor, t: torch.Tensor) -> None:
-            model.zero_grad()
-            model.backward(loss.compute_grad(model.forward(x), t))
-        return step
-    lead, vector = batch_shape[:-1], len(batch_shape) == 1      # a vector: one sample, the paper's x
-    one_sample = vector or batch_shape[-2] == 1
-    buffer = lambda features: torch.zeros(*lead, features, dtype=model.dtype)
-    forward, backward = [], []
-    before, g = None, None      # the layer before; the buffer of dl/d(output) at this point
-    for layer in layers:
-        if isinstance(layer, Linear):
-            out = buffer(layer.out_features)
-            forward.append(partial(layer._forward, out=out))
-            below = g
-            g, g_column = buffer(layer.out_features), None
-            if one_sample:          # dl/ds straight into grad_bias, since dl/db = dl/ds: nothing to compute
-                g = layer.grad_bias if vector else layer.grad_bias.unsqueeze(-2)
-                g_column = layer.grad_bias.unsqueeze(-1)
-            backward.append(partial(layer._backward, g, grad_input=below, g_column=g_column,
-                                    input_grad=below is not None))
-        else:
-            in_place = isinstance(before, Linear)       # on its Linear's output buffer, which then holds x
-            forward.append(partial(layer.activate, in_place=True) if in_place else layer._forward)
-            if g is not None:
-                backward.append(partial(layer._backward, g, out=g, derivative=torch.zeros_like(g),
-                                        output=out if in_place else None))
-        before = layer
-    backward.reverse()
-    zero = None if one_sample else model.flat_param()[0][1].zero_
-    rows = g.shape if not vector else (1, *g.shape)       # the loss's factor counts samples as rows
-    loss_grad = partial(loss.grad_of_difference, factor=torch.tensor(loss.grad_factor(rows), dtype=model.dtype))
-
-    def step(x: torch.Tensor, t: torch.Tensor) -> None:
-        if zero is not None:
-            zero()
-        for f in forward:
-            x = f(x)
-        loss_grad(torch.sub(x, t, out=g))      # dl/d(output), eq. (1), into dl/ds of the last Linear
-        for b in backward:
-            b()
-    if not one_sample:
-        return step
-    placeholders = torch.zeros(batch_shape, dtype=model.dtype), torch.zeros(g.shape, dtype=model.dtype)
-    return record(step, *placeholders) or step      # the same calls, without the Python between them
-
-
-def _train_loop(model, x, t, validation, epochs, step_size, batch_size, momentum, decay, loss,
-                generators, callback) -> dict[str, list[torch.Tensor]]:
-    """Algorithm 1 on checked arguments; returns the per-epoch ``logs`` (tensors ``()`` or ``(R,)``)."""
+def _train_loop(model, x, t, validation, epochs, step_size, decay, loss, generators, callback,
+                run_epoch) -> dict[str, list[torch.Tensor]]:
+    """Algorithm 1's epochs on checked arguments; returns the per-epoch ``logs`` (tensors ``()`` or ``(R,)``)."""
     n = x.shape[-2]
     params = model.param()
-    flat = model.flat_param()                       # every weight and bias in one tensor, the gradients in another
-    optimizer = SGD(flat, momentum)                 # momentum 0: the plain step, eqs. (6) and (7)
     history: dict[str, list[torch.Tensor]] = {k: [] for k in (METRICS if validation else METRICS[:2])}
-    vectors = model.runs is None and batch_size == 1 and wired(model)    # one sample at a time as a vector, the paper's x
-    shape = lambda size: x.shape[-1:] if vectors else torch.Size((*x.shape[:-2], size, x.shape[-1]))
-    with torch.inference_mode():         # a step recorded for replay runs once here, as every step: in this mode
-        steps = {size: training_step(model, shape(size), loss)
-                 for size in {batch_size, n % batch_size} - {0}}      # the last batch may be smaller
-    batches = (lambda data: data.unbind(-2)) if vectors else (lambda data: data.split(batch_size, dim=-2))
-
     for epoch in range(epochs):
         eta = decayed_step_size(step_size, decay, epoch)
-        last_finite = flat[0][0].clone()          # all the weights, in one copy
-        order = shuffled_order(n, generators, model.runs).unsqueeze(-1)
-        with torch.inference_mode():         # no autograd bookkeeping on any operation of the loop
-            xs, ts = x.take_along_dim(order, dim=-2), t.take_along_dim(order, dim=-2)
-            for xb, tb in zip(batches(xs), batches(ts)):
-                steps[1 if vectors else xb.shape[-2]](xb, tb)      # forward, eq. (1), backward: the batch's gradients
-                optimizer.step(eta)
+        last_finite = [value.clone() for value, _ in params]
+        order = shuffled_order(n, generators, model.runs).unsqueeze(-1)      # line 3: shuffle
+        xs, ts = x.take_along_dim(order, dim=-2), t.take_along_dim(order, dim=-2)
+        model.train()
+        run_epoch(xs, ts, eta)
+        changed = changed_parameters(model, params)
+        if changed:
+            restore(params, last_finite)
+            raise ValueError(changed)
 
-        logs = epoch_logs(lambda xe, te: metrics(model, xe, te, loss), (x, t), validation)
+        with evaluation_mode(model):
+            logs = epoch_logs(lambda xe, te: metrics(model, xe, te, loss), (x, t), validation)
         diverged = not_finite(logs, params)
         if bool(diverged.any()):
-            flat[0][0].copy_(last_finite)           # back to the last finite weights
+            restore(params, last_finite)             # back to the last finite weights
             raise divergence_error(logs, diverged, model.runs, epoch + 1, eta, step_size, history)
         for k, v in logs.items():
             history[k].append(v)
         if callback is not None:
             callback(epoch, logs)
     return history
+
+
+def changed_parameters(model, params: list[tuple[torch.Tensor, torch.Tensor]]) -> str | None:
+    """Why ``model.param()`` no longer lists the tensors ``params`` (what it listed when training
+    started), or None. ``fit`` steps those tensors: a layer that makes or replaces a parameter
+    while training would silently not learn, so ``fit`` stops instead."""
+    now = model.param()
+    if len(now) == len(params) and all(a is b and g is h for (a, g), (b, h) in zip(now, params)):
+        return None
+    return (f"fit: model.param() listed {len(params)} (value, gradient) pairs when training started and "
+            f"{len(now)} pairs, not all the same tensors, after an epoch: a layer made or replaced a parameter "
+            f"while training. Create every parameter in the layer's __init__ and change it in place; the "
+            f"model keeps its weights from the start of that epoch.")
+
+
+def restore(params: list[tuple[torch.Tensor, torch.Tensor]], saved: list[torch.Tensor]) -> None:
+    """Copy the ``saved`` values back into the parameters, in place."""
+    for (value, _), old in zip(params, saved):
+        value.copy_(old)
 
 
 def per_run(history: dict[str, list[torch.Tensor]], runs: int | None) -> list[dict[str, list[float]]]:

@@ -1,15 +1,10 @@
-"""minidl.recording: fit's per-sample step is recorded once and replayed, with the same numbers."""
+"""minidl.engine.recording: a step recorded once and replayed, and the steps it refuses to record
+(tests/test_engine.py checks that the engine's recorded step gives the plain fit's numbers)."""
 from __future__ import annotations
 
-import pytest
 import torch
 
-from minidl import Linear, build_data, paper_model
-from minidl.losses import MSE
-from minidl.recording import record
-from minidl.training import training_step
-
-from helpers import F64
+from minidl.engine.recording import record
 
 
 def sample_pairs(count, features=2, classes=2, lead=(), dtype=torch.float32, seed=0):
@@ -18,44 +13,9 @@ def sample_pairs(count, features=2, classes=2, lead=(), dtype=torch.float32, see
              torch.rand(*lead, classes, generator=g, dtype=dtype)) for _ in range(count)]
 
 
-def gradients(model):
-    return [grad.clone() for _, grad in model.param()]
-
-
 def refuses(step) -> bool:
     """Whether ``record`` refuses ``step`` on a sample and a target of 3 numbers."""
     return record(step, torch.zeros(3), torch.zeros(3)) is None
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, F64])
-@pytest.mark.parametrize("runs", [None, 3])
-def test_the_replayed_step_gives_the_layers_gradients_bit_for_bit(runs, dtype):
-    """One model records its step and replays it; its twin calls the public methods."""
-    replayed = paper_model(runs=runs, dtype=dtype, generator=torch.Generator().manual_seed(0))
-    public = paper_model(runs=runs, dtype=dtype)
-    public.load_state_dict(replayed.state_dict())
-    lead = () if runs is None else (runs,)
-    shape = torch.Size((*lead, 2)) if runs is None else torch.Size((runs, 1, 2))
-    step = training_step(replayed, shape, MSE)
-    assert step.__name__ == "replay"
-    rows = (1,) if runs is not None else ()
-    for x, t in sample_pairs(5, lead=(*lead, *rows), dtype=dtype):
-        step(x, t)
-        public.zero_grad()
-        batch = lambda v: v.unsqueeze(-2) if runs is None else v
-        public.backward(MSE.compute_grad(public.forward(batch(x)), batch(t)))
-        assert all(torch.equal(a, b) for a, b in zip(gradients(replayed), gradients(public)))
-
-
-def test_fit_replays_instead_of_calling_the_layers_for_every_sample(monkeypatch):
-    model = paper_model(generator=torch.Generator().manual_seed(0))
-    x, y = build_data(200, generator=torch.Generator().manual_seed(1))
-    calls = []
-    original = Linear._forward
-    monkeypatch.setattr(Linear, "_forward", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
-    model.fit(x, y, epochs=2, seed=0)
-    # 4 layers x (1 recording + 1 forward for the metrics of each epoch), not 4 x 200 x 2
-    assert len(calls) == 4 * (1 + 2)
 
 
 def test_a_step_that_reads_a_tensor_it_made_is_not_replayed():
@@ -107,17 +67,6 @@ def test_the_replay_puts_the_sample_in_wherever_a_call_reads_it():
     for x, t in sample_pairs(3, features=3, lead=(1,)):
         replay(x, t)
         assert torch.equal(out, torch.addmm(bias, x, weight) - t)
-
-
-def test_a_model_made_in_inference_mode_still_trains():
-    """The recording runs one step; it runs in inference mode, as every step, so a model whose
-    tensors were made in that mode (inference tensors) can still be trained."""
-    with torch.inference_mode():
-        model = paper_model(generator=torch.Generator().manual_seed(0))
-    x, y = build_data(50, generator=torch.Generator().manual_seed(1))
-    before = model.linears[0].weight.clone()
-    model.fit(x, y, epochs=1, seed=0)
-    assert not torch.equal(model.linears[0].weight, before)
 
 
 def test_a_step_that_reads_the_sample_inside_a_list_is_not_replayed():
