@@ -18,6 +18,7 @@ import torch
 from helpers import generator
 from minidl import Linear, Module, ReLU, Sequential, Tanh, build_data
 from minidl.layers import Activation
+from minidl.lab.gradcheck import check_module
 
 NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "04_training.ipynb"
 EPOCHS, STEP_SIZE, DECAY = 3, 0.01, 0.9
@@ -270,3 +271,16 @@ def test_a_layer_that_makes_a_parameter_during_training_stops_fit_with_a_reason(
     model = Sequential(linear(2, 8, 0), LazyBias(), ReLU(), linear(8, 2, 1))
     with pytest.raises(ValueError, match=r"a layer made or replaced a parameter while training.*__init__"):
         model.fit(*data(), epochs=2, seed=0)
+
+
+def test_the_readme_example_layer_trains_with_fit_and_passes_the_gradient_checker():
+    """The code block under "Write your own layer" in the README, run as it is."""
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Write your own layer", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    torch.manual_seed(0)
+    exec(code.replace("print(", "(lambda *a: None)("), namespace)
+    model, scale = namespace["model"], namespace["Scale"]
+    assert not torch.equal(model.layers[1].a, torch.ones(1))
+    assert check_module(scale(torch.float64), torch.randn(5, 3, dtype=torch.float64), generator=generator(0)).passed
