@@ -183,22 +183,25 @@ def seconds_per_epoch(train_one_epoch: Callable[[], object], repeats: int = 3) -
 def time_minidl_and_torch(model: Sequential, x, y, x_validation, y_validation, *, repeats: int = 3,
                           step_size: float = 0.01, loss: str = "elementwise") -> dict[str, float]:
     """Seconds per epoch of per-sample SGD (plus the per-epoch metrics on both sets) for minidl's
-    ``fit`` and for ``fit_torch`` on its twin, timed alternately in the same process, one thread.
-    Copies of ``model`` are trained; ``model`` is not changed.
+    ``fit`` (the plain loop and the fast engine) and for ``fit_torch`` on its twin, timed in turn
+    in the same process, one thread. Copies of ``model`` are trained; ``model`` is not changed.
 
     Shape:
         - ``x``, ``x_validation``: ``(N, 2)``; ``y``, ``y_validation``: ``(N,)`` labels.
 
     Returns:
-        ``{'minidl': seconds, 'torch': seconds}``, each the median of ``repeats`` epochs.
+        ``{'minidl': seconds, 'minidl fast': seconds, 'torch': seconds}``, each the median of
+        ``repeats`` epochs (``'minidl'``: ``engine='plain'``, ``'minidl fast'``: ``engine='fast'``).
     """
     check_int(repeats, "repeats", 1)
-    ours = copy.deepcopy(model)
-    net = torch_twin(ours)
+    plain, fast = copy.deepcopy(model), copy.deepcopy(model)
+    net = torch_twin(plain)
     kw = dict(epochs=1, step_size=step_size, decay=1.0, loss=loss)
-    times = {"minidl": [], "torch": []}
+    times = {"minidl": [], "minidl fast": [], "torch": []}
     for r in range(repeats):
-        times["minidl"].append(seconds_per_epoch(lambda: ours.fit(x, y, x_validation, y_validation, seed=r, **kw), 1))
+        times["minidl"].append(seconds_per_epoch(lambda: plain.fit(x, y, x_validation, y_validation, seed=r, **kw), 1))
+        times["minidl fast"].append(seconds_per_epoch(
+            lambda: fast.fit(x, y, x_validation, y_validation, seed=r, engine="fast", **kw), 1))
         times["torch"].append(seconds_per_epoch(lambda: fit_torch(net, x, y, x_validation, y_validation, seed=r, **kw), 1))
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -220,7 +223,9 @@ def train_configs(seeds: Sequence[int] | dict[str, Sequence[int]],
         - ``n_train``, ``n_validation``, ``dtype``: each run's data sets.
         - ``progress``: print the mean metrics every so many epochs (``progress_printer``);
           ``None``: silent.
-        - ``fit_kw``: to ``fit_runs`` (epochs, step_size, decay, loss, momentum, batch_size).
+        - ``fit_kw``: to ``fit_runs`` (epochs, step_size, decay, loss, momentum, batch_size);
+          the runs train through the fast engine (``engine='fast'``, the plain ``fit``'s numbers
+          bit for bit) unless ``fit_kw`` says otherwise.
 
     Returns:
         ``{name: [one History per seed]}``.
@@ -234,7 +239,7 @@ def train_configs(seeds: Sequence[int] | dict[str, Sequence[int]],
                                                for name, s in plan])
     if progress is not None:
         fit_kw["callback"] = progress_printer(", ".join(factories), fit_kw.get("epochs", 100), progress)
-    histories = fit_runs(stacked, *data, generator=generators, **fit_kw)
+    histories = fit_runs(stacked, *data, generator=generators, **{"engine": "fast", **fit_kw})
     out: dict[str, list[History]] = {name: [] for name in factories}
     for (name, _), history in zip(plan, histories):
         out[name].append(history)
