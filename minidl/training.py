@@ -271,7 +271,7 @@ def one_epoch(model, loss, optimizer: SGD, xs: torch.Tensor, ts: torch.Tensor, b
     for xb, tb in zip(xs.split(batch_size, dim=-2), ts.split(batch_size, dim=-2)):
         model.zero_grad()                        # backward adds to the gradients: start from 0
         output = model.forward(xb)               # step 1: the forward pass
-        model.backward(loss.compute_grad(output, tb))    # eq. (1), then step 2: eqs. (2)-(5)
+        model.backward(loss.compute_grad(output, tb))    # the loss gradient, then step 2: backpropagation
         optimizer.step(eta)                      # step 3: w -= eta dl/dw for every pair of param()
 
 

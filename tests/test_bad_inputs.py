@@ -66,7 +66,10 @@ def make_world(tmp: str) -> dict[str, object]:
     corrupt = os.path.join(tmp, "corrupt.pt")
     Path(corrupt).write_bytes(data[:2000] + bytes(b ^ 0xFF for b in data[2000:2100]) + data[2100:])
     stacked = stack_models([paper_model(generator=g), paper_model(generator=g)])
-    return dict(torch=torch, np=np, minidl=minidl, build_data=build_data, Linear=Linear, ReLU=ReLU,
+
+    class Scaled(ReLU):        # a layer of the student's own: a subclass of a built-in one
+        pass
+    return dict(Scaled=Scaled, torch=torch, np=np, minidl=minidl, build_data=build_data, Linear=Linear, ReLU=ReLU,
                 Tanh=Tanh, Sequential=Sequential, MSE=MSE, ElementwiseMSE=ElementwiseMSE, SGD=SGD,
                 paper_model=paper_model, fit_runs=fit_runs, evaluate_runs=evaluate_runs, x=x, y=y,
                 model=model, opt=opt, lin=lin, relu=relu, tanh=tanh, other=other, stacked=stacked, new_linear=Linear(2, 3),
@@ -152,6 +155,9 @@ CASES: list[Case] = [
     Case("fit", "model.fit(x, y, callback='plot')", T, ("callback", "function", "got str")),
     Case("fit", "model.fit(x, y, seed=1, generator=torch.Generator())", V, ("seed or generator", "not both")),
     Case("fit", "model.fit(x, y, seed=-1)", V, ("seed", ">= 0", "got -1")),
+    Case("fit", "model.fit(x, y, engine='turbo')", V, ("engine", "('plain', 'fast')", "'turbo'")),
+    Case("fit", "Sequential(Linear(2, 4), Scaled(), Linear(4, 2)).fit(x, y, engine='fast')", V,
+         ("engine='fast'", "layer 1 Scaled()", "engine='plain'")),
     Case("fit", "stacked.fit(x, y)", T, ("fit", "several runs", "fit_runs")),
     Case("fit_runs", "fit_runs(model, x, y)", T, ("fit_runs", "run dimension", "model.fit")),
     Case("fit_runs", "fit_runs(stacked, x, y)", V, ("x_train", "(runs=2, N, 2)", "(40, 2)")),

@@ -14,6 +14,7 @@ from minidl import Linear, ReLU, Sequential, Tanh
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "minidl"
 FRAMEWORK = sorted(PACKAGE.glob("*.py"))
+ENGINE = sorted((PACKAGE / "engine").glob("*.py"))
 BANNED = ("torch.nn", "torch.optim", "torch.autograd", "torch.func")
 
 
@@ -48,7 +49,7 @@ def test_importing_the_framework_loads_no_lab_module():
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("path", FRAMEWORK, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", FRAMEWORK + ENGINE, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_the_framework_uses_no_torch_nn_or_autograd(path):
     """The framework's code (not its docstrings) never touches torch.nn, torch.optim or autograd."""
     for node in ast.walk(ast.parse(path.read_text())):
@@ -70,7 +71,7 @@ def comment_lines(fragment: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("equation", ["eq. (2)", "eq. (3)", "eq. (4)", "eq. (5)", "eq. (6)", "eq. (7)"])
+@pytest.mark.parametrize("equation", ["eq. (1)", "eq. (2)", "eq. (3)", "eq. (4)", "eq. (5)", "eq. (6)", "eq. (7)"])
 def test_each_equation_is_one_line_of_code(equation):
     """The step of eqs. (6) and (7) is written once (minidl.optim.gradient_step), as are the
     backward equations: a student finds each of them by grep on one line."""
@@ -95,3 +96,28 @@ def test_imports_are_at_the_top_of_every_module(path):
               if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
               for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))]
     assert not inside, f"{path.relative_to(PACKAGE.parent)} imports inside a function: {inside}"
+
+
+def test_the_training_loop_knows_only_the_module_interface():
+    """training.py names no layer class and calls no private method: whatever it does works for
+    any Module a student writes (the speed is minidl.engine's, opt-in)."""
+    tree = ast.parse((PACKAGE / "training.py").read_text())
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert not (names | attributes | imported) & {"Linear", "ReLU", "Tanh", "Activation", "Sequential"}
+    private = sorted(a for a in attributes if a.startswith("_") and not a.endswith("__"))
+    assert not private, f"training.py calls private methods: {private}"
+    assert "inference_mode" not in attributes and "record" not in names | attributes
+
+
+@pytest.mark.parametrize("name", ["layers.py", "losses.py"])
+def test_the_maths_has_one_form(name):
+    """The code students read writes each equation once, with fresh tensors: no out= buffers
+    and no in-place variants of the maths (gradients still accumulate with +=)."""
+    tree = ast.parse((PACKAGE / name).read_text())
+    keywords = {kw.arg for node in ast.walk(tree) if isinstance(node, ast.Call) for kw in node.keywords}
+    assert "out" not in keywords and "in_place" not in keywords
+    calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    in_place = sorted(c for c in calls if c.endswith("_") and not c.endswith("__") and not c.startswith("self."))
+    assert set(in_place) <= {"self.weight.uniform_", "self.bias.uniform_", "self.bias.zero_", "value.copy_"}, in_place
