@@ -44,12 +44,17 @@ def trainers() -> dict[str, object]:
     x, y = build_data(N_SAMPLES, generator=torch.Generator().manual_seed(0))
     initial = paper_model(generator=torch.Generator().manual_seed(0))
     shuffle = lambda: torch.Generator().manual_seed(1)
-    net, model, floor = torch_twin(initial), paper_model(), FusedPaperNetwork(initial)
-    model.load_state_dict(initial.state_dict())
+    net, floor = torch_twin(initial), FusedPaperNetwork(initial)
+
+    def minidl_fit(engine: str):
+        model = paper_model()
+        model.load_state_dict(initial.state_dict())
+        return lambda: model.fit(x, y, epochs=1, step_size=0.01, generator=shuffle(), engine=engine)
     return {
         "torch.nn + autograd + optim.SGD (fit_torch)":
             lambda: fit_torch(net, x, y, epochs=1, step_size=0.01, generator=shuffle()),
-        "minidl Sequential.fit": lambda: model.fit(x, y, epochs=1, step_size=0.01, generator=shuffle()),
+        "minidl fit, engine='plain'": minidl_fit("plain"),
+        "minidl fit, engine='fast'": minidl_fit("fast"),
         "floor (benchmarks/floor.py)": lambda: floor.epoch(x, one_hot(y, 2), 0.01, shuffle()),
     }
 
