@@ -87,10 +87,10 @@ class Linear(Module):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """``s = x w^T + b``: a row of outputs per row of ``input`` (``w x + b`` for the paper's
         column vectors). Keeps ``input`` for ``backward``."""
-        if (not isinstance(input, torch.Tensor) or input.dim() != self.weight.dim()
-                or input.shape[-1] != self.in_features or input.dtype != self.weight.dtype
+        if (type(input) is not torch.Tensor or input.dtype is not self.weight.dtype
+                or input.ndim != self.weight.ndim or input.shape[-1] != self.in_features
                 or (self.runs is not None and input.shape[0] != self.runs)):
-            self._reject_input(input)
+            self._check_input(input)        # the full check: raises, naming what is wrong
         self.input = input
         return input @ self.weight.mT + self.bias.unsqueeze(-2)    # s = x w^T + b; .mT transposes w, b as a row
 
@@ -129,7 +129,7 @@ class Linear(Module):
         for name, value in own.items():
             value.copy_(state[name])
 
-    def _reject_input(self, input) -> None:
+    def _check_input(self, input) -> None:
         name = f"{self!r}.forward input"
         check_float_tensor(input, name, self.weight.dtype)
         shape = "(N, in_features)" if self.runs is None else "(runs, N, in_features)"
@@ -139,7 +139,8 @@ class Linear(Module):
         if input.shape[-1] != self.in_features:
             raise ValueError(f"{name}: expected {self.in_features} features (last dimension), "
                              f"got {input.shape[-1]} (shape {tuple(input.shape)})")
-        raise ValueError(f"{name}: expected {self.runs} runs (first dimension), got {input.shape[0]}")
+        if self.runs is not None and input.shape[0] != self.runs:
+            raise ValueError(f"{name}: expected {self.runs} runs (first dimension), got {input.shape[0]}")
 
     def __repr__(self) -> str:
         runs = "" if self.runs is None else f", runs={self.runs}"

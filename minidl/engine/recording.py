@@ -1,17 +1,15 @@
 """Record the tensor operations of one training step once, then replay them for every sample.
 
-``fit``'s per-sample step calls the layers' unchecked methods (``Linear._forward``,
-``Activation._backward``, ...) on buffers that ``training.training_step`` makes once. Every
-operation of that step that computes then writes into a tensor that already exists (``out=``
+The engine's per-sample step (``engine/step.py``) writes every result into a buffer made once
+per ``fit``: every operation that computes writes into a tensor that already exists (``out=``
 or in place; the others only make views, such as ``w.mT``), so the step is the same list of
 calls every time: only the sample and its target change.
 ``record`` runs the step once under a ``TorchFunctionMode`` that writes each call down, and
 returns ``replay(x, t)``, which makes the same calls on the same tensors, with the new sample
-in place of the placeholder, and no Python of the layers' methods in between. This is what
-CUDA graphs and ``torch.jit.trace`` do for bigger models; ``make benchmark`` times a per-sample
-epoch with and without it. The maths stays where it is written, in
-``layers.py`` and ``losses.py``: the replay makes exactly their calls, and
-``tests/test_recording.py`` checks it bit for bit.
+in place of the placeholder, and no Python in between. This is what CUDA graphs and
+``torch.jit.trace`` do for bigger models; ``make benchmark`` times a per-sample epoch with and
+without it. ``tests/test_recording.py`` checks the recorder's rules, and ``tests/test_engine.py``
+that the replayed training equals the plain ``fit`` bit for bit.
 
 A step can be replayed only if it makes the same calls, with the same numbers, for every sample:
 
@@ -22,7 +20,7 @@ A step can be replayed only if it makes the same calls, with the same numbers, f
 - the sample and the target are read only by writing calls, as their own arguments (not inside
   a list, not by keyword), and nothing turns their values into Python numbers (``.item()``);
 - every Python number the step passes to torch is the same every time: it is recorded as it
-  was. ``fit`` keeps the step size out of the step (the optimizer steps after the replay).
+  was. The engine keeps the step size out of the step (the optimizer steps after the replay).
 
 ``record`` checks each of these but the last (a number cannot be told from a constant) and
 returns ``None`` when one fails (the caller then keeps the step as it is).

@@ -16,7 +16,11 @@ same bit for bit (``tests/test_engine.py``); what changes is where results go:
   multiplication per entry, as the plain ``g^T x`` over one row), and the gradients are set
   rather than zeroed and added;
 - for one model and one sample, the sample is a vector (the paper's x): ``addmv`` computes
-  ``w x + b`` and ``mv`` computes ``w^T g``, which round as the plain one-row products do.
+  ``w x + b`` and ``mv`` computes ``w^T g``, which round as the plain one-row products do;
+- in float32, ``addmm`` / ``baddbmm`` compute ``x w^T + b`` in one call, which rounds as the
+  plain product then sum do (in float64 it does not, and the engine makes the two calls).
+Which calls round alike is a property of the kernels, so it is not taken on trust: the tests
+compare every configuration bit for bit.
 """
 from __future__ import annotations
 
@@ -89,9 +93,14 @@ def _linear_forward(v: LinearViews, out: torch.Tensor, vector: bool) -> Callable
     if vector:
         return lambda x: torch.addmv(v.bias, v.weight, x, out=out)      # w x + b for the column x
     weight_t, bias_row = v.weight.mT, v.bias.unsqueeze(-2)
+    product, fused = (torch.mm, torch.addmm) if v.weight.dim() == 2 else (torch.bmm, torch.baddbmm)
+    if v.weight.dtype == torch.float32:
+        # b + x w^T in one call rounds as the plain x @ w^T + b does in float32 (the kernel adds b
+        # after the products); in float64 it does not, and the engine makes the two calls
+        return lambda x: fused(bias_row, x, weight_t, out=out)
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        torch.matmul(x, weight_t, out=out)
+        product(x, weight_t, out=out)
         return out.add_(bias_row)
     return forward
 
@@ -102,18 +111,19 @@ def _linear_backward(v: LinearViews, g: torch.Tensor, below: torch.Tensor | None
     and ``dl/dx`` into ``below`` (the gradient buffer under this layer; None for the first
     ``Linear``). The layer's input is ``produced`` (a buffer), or the sample for the first layer."""
     g_column = g.unsqueeze(-1) if vector else g.mT
-    product = torch.empty_like(v.grad_weight)
+    buffer = torch.empty_like(v.grad_weight)
     weight_t = v.weight.mT
+    product = torch.mm if v.weight.dim() == 2 else torch.bmm
 
     def backward(sample: torch.Tensor) -> None:
         x = sample if produced is None else produced
         if one_sample:
             torch.mul(g_column, x, out=v.grad_weight)       # dl/ds x^T for one sample, set
         else:
-            v.grad_weight.add_(torch.matmul(g_column, x, out=product))
+            v.grad_weight.add_(product(g_column, x, out=buffer))
             v.grad_bias.add_(g.sum(-2))
         if below is not None:
-            torch.mv(weight_t, g, out=below) if vector else torch.matmul(g, v.weight, out=below)
+            torch.mv(weight_t, g, out=below) if vector else product(g, v.weight, out=below)
     return backward
 
 
@@ -129,7 +139,7 @@ def _activation_backward(layer, g: torch.Tensor, x: torch.Tensor, d: torch.Tenso
     into the buffer ``d``."""
     if type(layer) is ReLU:
         def backward(sample: torch.Tensor) -> None:
-            torch.gt(x, 0, out=d)              # 1 where x > 0, else 0
+            torch.sign(x, out=d)               # x = max(0, s) >= 0: 1 where s > 0, else 0
             g.mul_(d)
         return backward
     one = torch.ones((), dtype=d.dtype)
