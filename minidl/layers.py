@@ -97,8 +97,9 @@ class Linear(Module):
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
         """Given ``g = dl/ds`` ``(N, out)``: adds ``dl/dw`` and ``dl/db`` to the stored gradients,
         returns ``dl/dx`` ``(N, in)``."""
-        self._check_gradient(grad_wrt_output, self.input, self.out_features)
         g, x = grad_wrt_output, self.input
+        if x is None or type(g) is not torch.Tensor or g.shape != (*x.shape[:-1], self.out_features):
+            self._check_gradient(g, x, self.out_features)       # the full check: raises, naming what is wrong
         self.grad_weight += g.mT @ x        # eq. (4): dl/dw = g x^T, summed over the batch
         self.grad_bias += g.sum(-2)         # eq. (5): dl/db = g, summed over the batch
         return g @ self.weight              # eq. (2): dl/dx = w^T g, as a row per sample
@@ -167,8 +168,10 @@ class Activation(Module):
         return self.output
 
     def backward(self, grad_wrt_output: torch.Tensor) -> torch.Tensor:
-        self._check_gradient(grad_wrt_output, self.output)
-        return grad_wrt_output * self.derivative(self.output)     # eq. (3): dl/ds = dl/dx * sigma'(s)
+        x = self.output
+        if x is None or type(grad_wrt_output) is not torch.Tensor or grad_wrt_output.shape != x.shape:
+            self._check_gradient(grad_wrt_output, x)            # the full check: raises, naming what is wrong
+        return grad_wrt_output * self.derivative(x)             # eq. (3): dl/ds = dl/dx * sigma'(s)
 
     def activate(self, s: torch.Tensor) -> torch.Tensor:
         """sigma(s), element-wise."""

@@ -101,11 +101,9 @@ class Module:
         return f"{self!r}: {self.parameter_count()} parameters"
 
     def _check_gradient(self, grad: torch.Tensor, stored: torch.Tensor | None, out_features: int | None = None) -> None:
-        """Before ``backward``: ``forward`` must have run (``stored`` is what it kept), and ``grad``
-        must have the shape of the output (``stored``'s, or with ``out_features`` last)."""
-        if stored is not None and type(grad) is torch.Tensor:     # the usual case first: it runs every step
-            if grad.shape == (stored.shape if out_features is None else (*stored.shape[:-1], out_features)):
-                return
+        """The full check before ``backward`` (the layers call it when their quick test fails):
+        ``forward`` must have run (``stored`` is what it kept), and ``grad`` must have the shape
+        of the output (``stored``'s, or with ``out_features`` last). Raises, naming what is wrong."""
         if stored is None:
             raise ValueError(f"{self!r}.backward: expected forward(input) to be called first, got no stored "
                              f"input to differentiate at (backward() called before forward())")
