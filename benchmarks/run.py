@@ -13,7 +13,7 @@ fixed seed) and from the same initial weights (``minidl.lab.compare.torch_twin``
 2. the 30-run Fig. 1 table with ``engine='fast'``: one run timed and multiplied by 30, against
    the 30 runs trained at once by ``minidl.runs.fit_runs``;
 3. the playground's latency (``minidl.lab.playground.measure_latency``);
-4. each target of issue 10 next to its measured figure, PASS or MISS.
+4. each speed target next to its measured figure, PASS or MISS.
 
 The peers (scikit-learn, micrograd) come from requirements-benchmark.txt; a missing one is
 reported as skipped. Usage: ``python benchmarks/run.py [--quick]``. A full run (without
@@ -332,7 +332,7 @@ def playground_latency() -> dict[str, float]:
 # --- 4. the targets ------------------------------------------------------------------------------
 
 def targets(epoch: dict, table_seconds: float, latency: dict, quick: bool) -> None:
-    """The targets of issue 10, each next to its measured figure, PASS or MISS."""
+    """The speed targets, each next to its measured figure, PASS or MISS."""
     torch_row = "torch.nn + autograd + optim.SGD (faster torch row)"
 
     def faster(name: str, seconds: float, reference: float, goal: float) -> tuple:
@@ -359,7 +359,7 @@ def targets(epoch: dict, table_seconds: float, latency: dict, quick: bool) -> No
               f"{latency['first_update_s']:.2f} s (one redraw: {latency['draw_s']:.3f} s)",
               latency["first_update_s"] <= 0.3),
              ("all seven notebooks under nbval, 2 cores", "<= 180 s", "not measured by this script", None)]
-    print("## Targets (issue 10)\n")
+    print("## Targets\n")
     print("Speed-ups are against the faster of the torch.nn rows above (or scikit-learn's row), from the same "
           "process.\nThe playground trains as minidl/lab/playground.py calls fit.\n")
     print("| target | goal | measured | |")
