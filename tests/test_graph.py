@@ -4,8 +4,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
+import torch
 
-from minidl.lab.graph import PAPER_ACTIVATIONS, PAPER_SIZES, computational_graph, draw_computational_graph
+from minidl.lab.graph import (PAPER_ACTIVATIONS, PAPER_SIZES, computational_graph, draw_computational_graph,
+                              draw_worked_example)
 
 
 def test_the_paper_network_has_one_node_per_tensor_operation_and_parameter():
@@ -66,4 +68,34 @@ def test_the_drawing_shows_every_label():
         assert node.label in texts
     assert texts.count("(3)") == 3 and texts.count("(4), (5)") == 4
     assert len(ax.patches) == len(nodes)
+    plt.close(fig)
+
+
+def worked_example_values():
+    vec = lambda *v: torch.tensor(v, dtype=torch.float64)
+    values = dict(x0=vec(1, 0.5), s1=vec(2, -0.5), x1=vec(2, 0), x2=vec(0.5, 1), t=vec(1, 0),
+                  l=torch.tensor(1.25), w1=torch.tensor([[1.0, 2.0], [-1.0, 1.0]]), b1=vec(0, 0),
+                  w2=torch.tensor([[0.5, 1.0], [0.5, -1.0]]), b2=vec(-0.5, 0))
+    gradients = dict(x2=vec(-1, 2), x1=vec(0.5, -3), s1=vec(0.5, 0), x0=vec(0.5, 1),
+                     w2=torch.tensor([[-2.0, 0.0], [4.0, 0.0]]), b2=vec(-1, 2))
+    return values, gradients
+
+
+def test_the_worked_example_writes_every_value_and_gradient_on_its_node():
+    values, gradients = worked_example_values()
+    fig, ax = plt.subplots()
+    draw_worked_example(ax, values, gradients)
+    texts = [t.get_text() for t in ax.texts]
+    for wanted in ["(1, 0.5)", "(2, -0.5)", "(0.5, 1)", "1.25", "(-1, 2)", "(0.5, -3)",
+                   "w = (1, 2; -1, 1)\nb = (0, 0)", "dl/dw = (-2, 0; 4, 0)\ndl/db = (-1, 2)"]:
+        assert wanted in texts, wanted
+    assert not any(t.startswith("dl/dw") and "w1" in t for t in texts)     # no gradient given for w1: none written
+    plt.close(fig)
+
+
+def test_the_worked_example_refuses_a_name_that_is_not_a_node():
+    values, gradients = worked_example_values()
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=r"expected names among .*got \['s2'\]"):
+        draw_worked_example(ax, values, {**gradients, "s2": values["x0"]})
     plt.close(fig)

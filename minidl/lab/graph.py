@@ -9,13 +9,16 @@ pass runs it from right to left, each arrow computed by one of the paper's equat
 (5) from a ``Linear`` to its parameters.
 
 - ``computational_graph(sizes, activations)``: the nodes and edges, as data (tested);
-- ``draw_computational_graph(ax, sizes, activations)``: the picture.
+- ``draw_computational_graph(ax, sizes, activations)``: the picture;
+- ``draw_worked_example(ax, values, gradients)``: the graph of a 2-2-2 network with the value
+  of every tensor written above it and its gradient below it (notebook 02's worked example).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
 
+import torch
 from matplotlib.patches import Circle, FancyBboxPatch
 
 #: The paper's network: 2-25-25-25-2, ReLU, ReLU, Tanh and no activation after the last layer.
@@ -155,3 +158,59 @@ def _border(node: Node, toward: Node) -> tuple[float, float]:
     if toward.y == node.y:
         return (node.x + (half_width if toward.x > node.x else -half_width), node.y)
     return (node.x, node.y + (half_height if toward.y > node.y else -half_height))
+
+
+def node_key(node: Node) -> str:
+    """The short name of a node's tensor: ``'x0'``, ``'s1'``, ``'t'``, ``'l'``, and ``'w1'`` for
+    the parameters of layer 1 (their value and gradient are ``'w1'``, ``'b1'``)."""
+    return "".join(ch for ch in node.label.split(",")[0] if ch.isalnum()).replace("ell", "l")
+
+
+def _compact(value: torch.Tensor | float) -> str:
+    """A tensor's numbers as a short string: ``(2, -0.5)`` for a vector, rows joined by ``;``."""
+    if not isinstance(value, torch.Tensor):
+        return f"{value:g}"
+    rows = value.reshape(-1, value.shape[-1]) if value.dim() else value.reshape(1, 1)
+    text = "; ".join(", ".join(f"{v:g}" for v in row.tolist()) for row in rows)
+    return text if value.dim() == 0 else f"({text})"
+
+
+def draw_worked_example(ax, values: dict[str, torch.Tensor], gradients: dict[str, torch.Tensor],
+                        activation: str = "ReLU") -> None:
+    r"""Draw the computational graph of a network with one hidden layer, input -> ``Linear`` ->
+    ``activation`` -> ``Linear`` -> MSE, with every value (black, above its node) and every
+    gradient :math:`\partial\ell/\partial\cdot` (red, below it).
+
+    ``values`` and ``gradients`` map ``node_key`` names to tensors: ``'x0'``, ``'s1'``, ``'x1'``,
+    ``'x2'`` (the output), ``'t'``, ``'l'``, and ``'w1'``, ``'b1'``, ``'w2'``, ``'b2'``; a name left
+    out is not written (no gradient for ``t`` and ``l``, say).
+
+    Raises:
+        ``ValueError`` naming a key that is not a node of this graph.
+    """
+    widths = (values["x0"].shape[-1], values["x1"].shape[-1], values["x2"].shape[-1])
+    nodes, _ = draw_computational_graph(ax, widths, (activation, None))
+    known = {node_key(n) for n in nodes} | {f"b{k[1:]}" for k in (node_key(n) for n in nodes if n.kind == "param")}
+    unknown = sorted((set(values) | set(gradients)) - known)
+    if unknown:
+        raise ValueError(f"draw_worked_example: expected names among {sorted(known)}, got {unknown}")
+    for node in nodes:
+        key = node_key(node)
+        if node.kind == "tensor":
+            if key in values:
+                ax.text(node.x, node.y + 0.62, _compact(values[key]), ha="center", va="bottom", fontsize=8)
+            if key in gradients:
+                ax.text(node.x, -1.05, _compact(gradients[key]), ha="center", va="top", fontsize=8, color="tab:red")
+        elif node.kind == "param":
+            bias = "b" + key[1:]
+            lines = [f"w = {_compact(values[key])}" if key in values else "",
+                     f"b = {_compact(values[bias])}" if bias in values else ""]
+            ax.text(node.x, node.y + 0.55, "\n".join(line for line in lines if line), ha="center", va="bottom", fontsize=8)
+            grads = [f"dl/dw = {_compact(gradients[key])}" if key in gradients else "",
+                     f"dl/db = {_compact(gradients[bias])}" if bias in gradients else ""]
+            ax.text(node.x + 0.55, node.y, "\n".join(g for g in grads if g), ha="left", va="center", fontsize=8,
+                    color="tab:red")
+    ax.text(-0.55, 0.62, "value", ha="right", va="bottom", fontsize=8)
+    ax.text(-0.55, -1.05, "gradient", ha="right", va="top", fontsize=8, color="tab:red")
+    ax.set_xlim(-1.3, max(node.x for node in nodes) + 0.5)
+    ax.set_ylim(-1.7, 2.6)
