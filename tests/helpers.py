@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from minidl import Module
+
 F64 = torch.float64
 
 
@@ -20,3 +22,20 @@ def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool
 def all_finite(model) -> bool:
     """No NaN or infinite weight anywhere in ``model``."""
     return all(bool(torch.isfinite(v).all()) for v in model.state_dict().values())
+
+
+class Scale(Module):
+    """y = a x, with one learnable number a."""
+    def __init__(self):
+        self.a, self.grad_a = torch.ones(1), torch.zeros(1)
+
+    def forward(self, x):
+        self.x = x
+        return self.a * x
+
+    def backward(self, g):
+        self.grad_a += (g * self.x).sum()
+        return g * self.a
+
+    def param(self):
+        return [(self.a, self.grad_a)]

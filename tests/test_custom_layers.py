@@ -15,7 +15,7 @@ import pathlib
 import pytest
 import torch
 
-from helpers import generator
+from helpers import Scale, generator
 from minidl import Linear, Module, ReLU, Sequential, Tanh, build_data
 from minidl.layers import Activation
 from minidl.lab.gradcheck import check_module
@@ -37,23 +37,6 @@ algorithm_1 = notebook_algorithm_1()
 
 
 # --- the layers a student writes -----------------------------------------------------------
-class Scale(Module):
-    """y = a x, with one learnable number a."""
-    def __init__(self):
-        self.a, self.grad_a = torch.ones(1), torch.zeros(1)
-
-    def forward(self, x):
-        self.x = x
-        return self.a * x
-
-    def backward(self, g):
-        self.grad_a += (g * self.x).sum()
-        return g * self.a
-
-    def param(self):
-        return [(self.a, self.grad_a)]
-
-
 class StudentLinear(Module):
     """The student's own fully connected layer (assignment 1), declaring its sizes."""
     def __init__(self, in_features, out_features, seed):

@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from helpers import F64, generator
-from minidl import ElementwiseMSE, Linear, MSE, Module, ReLU, Sequential, Tanh, build_data, paper_model
+from helpers import F64, Scale, generator
+from minidl import ElementwiseMSE, Linear, MSE, ReLU, Sequential, Tanh, build_data, paper_model
 from minidl.engine import compile as compile_engine
 from minidl.runs import fit_runs, paper_runs
 
@@ -139,23 +139,6 @@ def test_the_engine_runs_the_layers_methods_only_for_the_metrics():
 
 
 # --- what the engine refuses --------------------------------------------------------------
-class Scale(Module):
-    """A layer a student writes: y = a x, a learnable."""
-    def __init__(self):
-        self.a, self.grad_a = torch.ones(1), torch.zeros(1)
-
-    def forward(self, x):
-        self.x = x
-        return self.a * x
-
-    def backward(self, g):
-        self.grad_a += (g * self.x).sum()
-        return g * self.a
-
-    def param(self):
-        return [(self.a, self.grad_a)]
-
-
 class MyTanh(Tanh):
     """A subclass of a built-in layer (the engine would not run its code)."""
 

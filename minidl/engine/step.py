@@ -28,7 +28,7 @@ from typing import Callable
 
 import torch
 
-from ..layers import Linear, ReLU, Tanh
+from ..layers import Linear, ReLU
 
 Step = Callable[[torch.Tensor, torch.Tensor], None]
 
