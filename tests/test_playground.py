@@ -363,3 +363,16 @@ def test_close_stops_the_controls_and_clears_the_figure_and_is_idempotent():
     assert playground.closed
     with pytest.raises(RuntimeError, match="closed"):
         playground.run()
+
+
+def test_the_gradient_panel_draws_one_curve_per_layer_for_every_epoch(playground):
+    """The size of the gradient that reaches each Linear layer, per epoch (lab.diagnostics)."""
+    layers = playground.params["depth"] + 1
+    assert len(playground.gradients) == len(playground.history["loss"])
+    assert all(len(epoch) == layers and all(g > 0 for g in epoch) for epoch in playground.gradients)
+    visible = [line for line in playground.gradient_lines if line.get_visible()]
+    assert len(visible) == layers
+    assert [list(line.get_ydata()) for line in visible] == [list(col) for col in zip(*playground.gradients)]
+    playground.depth.value = 1                            # retrains: two Linear layers now
+    assert sum(line.get_visible() for line in playground.gradient_lines) == 2
+    assert [t.get_text() for t in playground.gradient_legend.get_texts() if t.get_visible()] == ["layer 1", "layer 2"]

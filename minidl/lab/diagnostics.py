@@ -26,8 +26,7 @@ import torch
 from ..layers import Linear, ReLU
 from ..losses import ElementwiseMSE
 from ..sequential import Sequential
-from ..training import evaluation_mode
-from ..utils import as_targets
+from ..training import check_data, evaluation_mode
 
 
 class LayerStatistics(NamedTuple):
@@ -65,8 +64,7 @@ def layer_statistics(model: Sequential, x: torch.Tensor, y: torch.Tensor) -> lis
     """
     if not isinstance(model, Sequential) or model.runs is not None:
         raise TypeError(f"layer_statistics: expected a single-run Sequential, got {type(model).__name__}")
-    model.evaluate(x, y)                                   # checks the data, naming what is wrong
-    t = as_targets(y, model.out_features, x.dtype)
+    x, t = check_data(model, x, y, "")                    # raises, naming what is wrong
     saved = [grad.clone() for _, grad in model.param()]
     outputs, gradients = [], []
     with torch.no_grad(), evaluation_mode(model):

@@ -2,8 +2,9 @@
 
 Moving a control retrains the network from the *same* initial weights on the *same* data, so the
 only thing that changes is the control that moved. One figure shows the training/validation loss
-and accuracy per epoch, the previous run's curves faded behind them, and the decision regions with
-the misclassified points and the true circle, all redrawn while the run trains. The figure is a
+and accuracy per epoch, the previous run's curves faded behind them, the size of the gradient that
+reaches each layer (its RMS on the training set, ``minidl.lab.diagnostics``), and the decision
+regions with the misclassified points and the true circle, all redrawn while the run trains. The figure is a
 PNG in an ``ipywidgets.Image``, so it looks the same in JupyterLab, in a test and in a screenshot.
 
     >>> from minidl.lab.playground import Playground
@@ -38,6 +39,7 @@ from .. import Linear, ReLU, Sequential, Tanh
 from .._checks import check_int
 from ..training import METRICS, DivergenceError
 from ..utils import build_data, torch_threads
+from .diagnostics import layer_statistics
 from .plots import CLASS_COLOURS, decision_grid, draw_circle, loss_label
 
 DEFAULT_EPOCHS = 100         # the paper's; a run can be stopped (the Stop button) and keeps its weights
@@ -50,6 +52,8 @@ LOSS_TOOLTIPS = ("mean over the N x 2 entries: notebooks 04-06 and torch.nn.MSEL
                  "over the samples; twice the per-element mean, so its steps are twice as large")
 GRID_WHILE_TRAINING, GRID_AT_THE_END = 50, 200    # decision-region grid points per side
 LOSS_RANGE, ACCURACY_RANGE = (0.01, 2.0), (0.3, 1.0)  # fixed axes: the frame is drawn once (blitting)
+GRADIENT_RANGE = (1e-4, 1e2)                          # RMS of dl/ds per layer, log scale
+GRADIENT_SAMPLES = 250          # the gradient panel measures on the first 250 training points (cheap, steady)
 STYLE = {"description_width": "110px"}
 SLIDER = {"continuous_update": False, "style": STYLE}    # retrain when the slider is released, not while dragged
 LINEAR_MODEL_NOTE = "no hidden layer: a linear model, whose boundary is a straight line, cannot learn a disk"
@@ -113,7 +117,9 @@ class Playground:
           never empty.
 
     Attributes a test (or a curious student) can read after a run: ``history`` (per-epoch
-    floats, as ``History.history``), ``params`` (the values the run trained with), ``previous``
+    floats, as ``History.history``), ``gradients`` (per epoch, the RMS of the gradient dl/ds that
+    reaches each ``Linear`` layer, first layer first: ``minidl.lab.diagnostics.layer_statistics``
+    on the first 250 training points), ``params`` (the values the run trained with), ``previous``
     and ``previous_params`` (the same for the run before, drawn faded), ``runs`` (how many runs
     ended), ``diverged`` (the message, or ``None``), ``stopped_at`` (the last epoch of a stopped
     run, or ``None``), ``error`` (what made a background run fail, or ``None``), ``model``,
@@ -140,6 +146,7 @@ class Playground:
         self.background = background
 
         self.history: dict[str, list[float]] = {}
+        self.gradients: list[list[float]] = []
         self.previous: dict[str, list[float]] = {}
         self.params: dict[str, object] = {}
         self.previous_params: dict[str, object] = {}
@@ -202,10 +209,10 @@ class Playground:
         the epochs of the run), so the frame, ticks and labels are drawn once into a saved
         background and each redraw paints only the changing artists over it (blitting).
         """
-        self.figure = Figure(figsize=(12, 4.1), dpi=self.dpi)
+        self.figure = Figure(figsize=(15.5, 4.1), dpi=self.dpi)
         self.canvas = FigureCanvasAgg(self.figure)
-        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.23, top=0.84, wspace=0.3)
-        self.loss_ax, self.accuracy_ax, self.regions_ax = self.figure.subplots(1, 3)
+        self.figure.subplots_adjust(left=0.05, right=0.99, bottom=0.23, top=0.84, wspace=0.32)
+        self.loss_ax, self.accuracy_ax, self.gradient_ax, self.regions_ax = self.figure.subplots(1, 4)
         self.lines = {}    # ("current" | "previous", metric key) -> Line2D
         for ax, metric in ((self.loss_ax, "loss"), (self.accuracy_ax, "accuracy")):
             for key, colour, name in ((metric, "C0", "training"), ("val_" + metric, "C1", "validation")):
@@ -217,6 +224,14 @@ class Playground:
             ax.grid(alpha=0.3)
         self.loss_ax.set(yscale="log", ylim=LOSS_RANGE, title="loss")
         self.accuracy_ax.set(ylim=ACCURACY_RANGE, title="accuracy", ylabel="accuracy")
+        self.gradient_lines = [self.gradient_ax.plot([], [], color=f"C{2 + k}", label=f"layer {k + 1}")[0]
+                               for k in range(MAX_DEPTH + 1)]
+        self.gradient_ax.set(yscale="log", ylim=GRADIENT_RANGE, title="gradient reaching each layer",
+                             xlabel="epoch", ylabel=r"RMS of $\partial\ell/\partial s^{(l)}$")
+        self.gradient_ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        self.gradient_ax.grid(alpha=0.3)
+        self.gradient_legend = self.gradient_ax.legend(handles=self.gradient_lines, fontsize=7, loc="lower left",
+                                                       ncol=2, title="layer (1 = input side)", title_fontsize=7)
 
         ax = self.regions_ax
         self.regions_image = ax.imshow(np.zeros((2, 2)), extent=(0, 1, 0, 1), origin="lower", vmin=0, vmax=1,
@@ -231,7 +246,8 @@ class Playground:
         self.figure.legend(handles=[*curves, self.correct_points, self.wrong_points, ax.patches[-1]],
                            loc="lower center", ncol=7, fontsize=8, frameon=False)    # outside the axes: drawn once
         self._changing = [self.regions_image, ax.patches[-1], self.correct_points, self.wrong_points,
-                          *self.lines.values(), self.regions_message, ax.title, self.suptitle]
+                          *self.lines.values(), *self.gradient_lines, self.gradient_legend, self.regions_message,
+                          ax.title, self.suptitle]
         self._background, self._background_key = None, None
 
     # --- what the controls do ----------------------------------------------------------------
@@ -279,6 +295,7 @@ class Playground:
             self.previous, self.previous_params = self.history, self.params
         self.params = params = self.current_params()
         self.history = {k: [] for k in METRICS}
+        self.gradients = []
         self.diverged, self.stopped_at, self.error = None, None, None
         self.update_times, self.draw_seconds = [], []
         self._next_draw = 0.0
@@ -325,6 +342,8 @@ class Playground:
         """``fit``'s callback, after every epoch: record it, stop if asked, redraw if it is time."""
         for key, value in logs.items():
             self.history[key].append(value.item())
+        sample = slice(0, GRADIENT_SAMPLES)
+        self.gradients.append([layer.gradient_rms for layer in layer_statistics(self.model, self.x[sample], self.y[sample])])
         if self._stop_requested.is_set():
             raise Stopped
         if epoch == 0 or time.perf_counter() >= self._next_draw:
@@ -420,8 +439,14 @@ class Playground:
             if which == "previous" and key.endswith("loss") and not same_loss:
                 values = []
             line.set_data(range(1, len(values) + 1), values)
+        layers = len(self.gradients[0]) if self.gradients else 0
+        entries = zip(self.gradient_lines, self.gradient_legend.legend_handles, self.gradient_legend.get_texts())
+        for k, (line, handle, text) in enumerate(entries):     # one line per Linear layer of this run
+            line.set_data(range(1, len(self.gradients) + 1), [epoch[k] for epoch in self.gradients] if k < layers else [])
+            for artist in (line, handle, text):
+                artist.set_visible(k < layers)
         longest = max(self.params["epochs"], len(self.previous.get("loss", [])))
-        for ax in (self.loss_ax, self.accuracy_ax):
+        for ax in (self.loss_ax, self.accuracy_ax, self.gradient_ax):
             ax.set_xlim(0.5, longest + 0.5)
         self.loss_ax.set_ylabel(loss_label(self.params["loss"]))
 
