@@ -132,9 +132,10 @@ def linear_forwards(model, **fit_kw) -> int:
 
 
 def test_the_engine_runs_the_layers_methods_only_for_the_metrics():
-    """4 Linear layers x one forward pass for the metrics of each of 2 epochs; the plain fit
-    also runs them for each of the 200 samples."""
-    assert linear_forwards(paper_model(), engine="fast") == 4 * 2
+    """4 Linear layers x (one forward pass for the metrics of each of 2 epochs + the probe step
+    that checks the engine against the layers' code); the plain fit runs them for each of the
+    200 samples and the metrics."""
+    assert linear_forwards(paper_model(), engine="fast") == 4 * (2 + 1)
     assert linear_forwards(paper_model(), engine="plain") == 4 * (2 * 200 + 2)
 
 
@@ -203,3 +204,15 @@ def test_elementwise_and_paper_loss_are_the_two_losses_it_compiles():
         compile_engine(paper_model(), loss, batch_size=1, momentum=0.0)
     with pytest.raises(ValueError, match="cannot compile the loss"):
         compile_engine(paper_model(), type("HalfMSE", (MSE,), {}), batch_size=1, momentum=0.0)
+
+
+def test_the_engine_refuses_layers_whose_source_was_edited(monkeypatch):
+    """An edit of minidl/layers.py itself keeps the method's name and module, which is all the
+    class check sees; the probe step (one step by each code, compared bit for bit) catches it."""
+    def derivative(self, x):
+        return 2 * x.sign()                   # the edit: a slope of 2
+    derivative.__qualname__, derivative.__module__ = "ReLU.derivative", "minidl.layers"
+    monkeypatch.setattr(ReLU, "derivative", derivative)
+    for batch_size in (1, 8):
+        message = refusal(paper_model(), batch_size=batch_size)
+        assert "cannot vouch for this model" in message and "layer 0 Linear" in message and "engine='plain'" in message

@@ -26,13 +26,17 @@ code, it must never run where that code could differ: ``compile`` refuses, with 
   a subclass of a built-in one), or a container other than ``Sequential``;
 - a built-in class or layer whose method was replaced (``Tanh.backward = ...`` in a notebook,
   or ``layer.forward = ...``);
-- a loss other than the unmodified ``MSE`` and ``ElementwiseMSE``.
+- a loss other than the unmodified ``MSE`` and ``ElementwiseMSE``;
+- a model on which one step of its own code and one step of the layers' code give different
+  gradients (``fit`` runs this probe on its first batch, on copies of the model): what an edit
+  of ``minidl/layers.py`` itself would cause.
 
 ``torch.compile`` makes the same promise the same way: it falls back or refuses where it cannot
 guarantee the eager result.
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
@@ -50,12 +54,20 @@ _CLASSES = {Module, Activation, Linear, ReLU, Tanh, MSE, ElementwiseMSE}
 _PADDING = 16      # each tensor starts at a multiple of 16 numbers in the flat buffers
 
 
-def compile(model, loss, *, batch_size: int, momentum: float) -> "Compiled":
+def compile(model, loss, *, batch_size: int, momentum: float,
+            probe: tuple[torch.Tensor, torch.Tensor] | None = None) -> "Compiled":
     """The engine's training for ``model`` with ``loss`` (``MSE`` or ``ElementwiseMSE``),
     batches of ``batch_size`` and the paper's momentum; nothing of the model changes.
 
+    ``probe``: training data and one-hot targets ``(x, t)`` (``fit`` passes its own). The engine
+    then takes one step on the first batch, on a copy of the model, and compares its gradients
+    with those of the layers' own ``forward`` and ``backward`` bit for bit: an edit of the
+    layers' code in ``minidl/layers.py`` itself, which no check of the classes can see, is caught
+    if it changes that step's numbers.
+
     Raises:
-        ``ValueError`` naming the first layer (or the loss) the engine cannot compile.
+        ``ValueError`` naming the first layer (or the loss) the engine cannot compile, or the
+        first parameter whose probe gradient differs.
     """
     layers = _layers(model)
     for name, layer in layers:
@@ -73,7 +85,34 @@ def compile(model, loss, *, batch_size: int, momentum: float) -> "Compiled":
                              f"minidl's own (it was replaced): the engine runs its own copy of the built-in "
                              f"layers and would silently differ; use engine='plain' (the default), which "
                              f"runs the methods as they are now")
-    return Compiled([layer for _, layer in layers], batch_size, momentum, loss)
+    compiled = Compiled([layer for _, layer in layers], batch_size, momentum, loss)
+    if probe is not None:
+        _check_probe(model, loss, batch_size, *probe)
+    return compiled
+
+
+def _check_probe(model, loss, batch_size: int, x: torch.Tensor, t: torch.Tensor) -> None:
+    """One step on the first batch of ``(x, t)`` by the layers' own code and by the engine, on two
+    copies of ``model``: ``ValueError`` unless their gradients are the same bit for bit."""
+    by_layers, by_engine = copy.deepcopy(model), copy.deepcopy(model)
+    xb, tb = x[..., :batch_size, :], t[..., :batch_size, :]
+    with torch.no_grad():
+        by_layers.zero_grad()
+        by_layers.backward(loss.compute_grad(by_layers.forward(xb), tb))
+    engine = Compiled([layer for _, layer in by_engine.named_layers()], batch_size, 0.0, loss)
+    engine._copy_in()
+    with torch.inference_mode():
+        if engine.runs is None and batch_size == 1:
+            xb, tb = xb[0], tb[0]           # one sample at a time, the engine takes a vector
+        engine.step_for(xb)(xb, tb)
+    engine._copy_out()
+    for (name, layer), (_, twin) in zip(by_layers.named_layers(), by_engine.named_layers()):
+        for (_, mine), (_, theirs) in zip(layer.param(), twin.param()):
+            if not torch.equal(mine, theirs):
+                raise ValueError(f"engine='fast' cannot vouch for this model: one step of its own code and of the "
+                                 f"layers' code give different gradients at layer {name} {layer!r} (largest "
+                                 f"difference {(mine - theirs).abs().max().item():.3g}); were minidl's layers edited? "
+                                 f"Use engine='plain' (the default), which runs the layers' code as it is")
 
 
 class Compiled:
