@@ -1,10 +1,14 @@
 """minidl.lab.diagnostics: per-layer activation and gradient scales and dead ReLU units."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
 from helpers import F64, generator
 from minidl import Linear, ReLU, Sequential, Tanh, build_data, paper_model
-from minidl.lab.diagnostics import layer_statistics, statistics_while_training
+from minidl.lab.diagnostics import layer_statistics, plot_layer_statistics, statistics_while_training
 from minidl.losses import ElementwiseMSE
 from minidl.utils import one_hot
 
@@ -64,3 +68,15 @@ def test_bad_input_is_refused_by_name():
         layer_statistics(small_model(), torch.ones(3, 5, dtype=F64), torch.zeros(3, dtype=torch.long))
     with pytest.raises(TypeError, match="callback is taken"):
         statistics_while_training(small_model(), *build_data(10, dtype=F64), callback=print)
+
+
+def test_the_plot_draws_one_line_per_layer_and_dead_units_only_for_relu_layers():
+    x, y = build_data(60, generator=generator(3))
+    per_epoch, _ = statistics_while_training(paper_model(generator=generator(0)), x, y, epochs=2, seed=0)
+    fig, axes = plt.subplots(1, 3)
+    plot_layer_statistics(axes, per_epoch, "U[-1, 1]")
+    assert [len(ax.lines) for ax in axes] == [4, 4, 2]
+    assert list(axes[1].lines[0].get_ydata()) == [e[0].gradient_rms for e in per_epoch]
+    with pytest.raises(ValueError, match="expected 3 axes"):
+        plot_layer_statistics(axes[:2], per_epoch, "x")
+    plt.close(fig)

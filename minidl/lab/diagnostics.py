@@ -114,3 +114,26 @@ def statistics_while_training(model: Sequential, x: torch.Tensor, y: torch.Tenso
     history = model.fit(x, y, *args, callback=lambda epoch, logs: per_epoch.append(layer_statistics(model, x, y)),
                         **fit_kw)
     return per_epoch, history
+
+
+def plot_layer_statistics(axes, per_epoch: list[list[LayerStatistics]], label: str) -> None:
+    """Three panels for one training run (``statistics_while_training``): the activation RMS,
+    the gradient RMS (log scales) and the dead-ReLU fraction of every layer against the epoch
+    (0: at initialisation), one line per layer. ``axes``: three matplotlib axes; ``label``
+    names the run in the first panel's title."""
+    if len(axes) != 3 or not per_epoch:
+        raise ValueError(f"plot_layer_statistics: expected 3 axes and at least one epoch, got {len(axes)} "
+                         f"axes and {len(per_epoch)} epochs")
+    epochs = range(len(per_epoch))
+    for k, first in enumerate(per_epoch[0]):
+        name = f"layer {k + 1}"
+        axes[0].plot(epochs, [e[k].activation_rms for e in per_epoch], color=f"C{k}", label=name)
+        axes[1].plot(epochs, [e[k].gradient_rms for e in per_epoch], color=f"C{k}", label=name)
+        if first.dead_fraction is not None:
+            axes[2].plot(epochs, [e[k].dead_fraction for e in per_epoch], color=f"C{k}", label=name)
+    axes[0].set(yscale="log", title=f"{label}: activation RMS", xlabel="epoch")
+    axes[1].set(yscale="log", title=f"{label}: gradient RMS, dl/ds", xlabel="epoch")
+    axes[2].set(ylim=(0, 1), title=f"{label}: dead ReLU units", xlabel="epoch", ylabel="fraction")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
