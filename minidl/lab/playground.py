@@ -105,7 +105,11 @@ class Playground:
         - ``n_train``, ``n_validation``: sizes of the training and validation sets (the paper:
           1000 each).
         - ``epochs``: the epochs slider's starting value (the paper's 100 by default).
-        - ``seed``: seeds the data, the initial weights and the shuffling; "draw new data" adds 1.
+        - ``seed``: the training and validation sets are drawn from
+          ``torch.Generator().manual_seed(seed)`` (the same points as ``make_run(seed, ...)``
+          draws), the initial weights and the shuffling each from a fresh generator with the same
+          seed; so a run is not ``make_run(seed, ...)``'s, whose weights come after the data in
+          one stream (notebook 07 says so). "draw new data" adds 1.
         - ``render_every``: least number of seconds between two redraws while a run trains;
           drawing takes at most a quarter of the time. The first epoch is drawn at once, the end
           of a run always; ``0`` redraws after every epoch (slow motion).
