@@ -3,9 +3,9 @@
 One epoch: shuffle the training set, then for each batch (one sample by default)
 ``zero_grad`` -> ``forward`` -> loss gradient (eq. 1) -> ``backward`` -> the optimizer's step
 on ``model.param()`` (eqs. 6 and 7); then multiply the step size by ``decay`` and record the
-loss and accuracy on the whole training (and validation) set, in evaluation mode. That loop is
-``one_epoch`` below, the dozen lines of notebook 04: it calls nothing but the ``Module``
-interface, so any layer trains, yours included. Tensors may carry a leading run dimension: R
+loss and accuracy on the whole training (and validation) set, in evaluation mode. The inner loop
+is ``one_epoch`` below (notebook 04 writes the whole algorithm in a dozen lines): it calls
+nothing but the ``Module`` interface, so any layer trains, yours included. Tensors may carry a leading run dimension: R
 models train at once, each with its own data, weights and shuffling order.
 
 ``engine='fast'`` hands the inner loop of each epoch to ``minidl.engine``, which compiles the

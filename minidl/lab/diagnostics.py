@@ -5,7 +5,8 @@ Whether a deep network trains depends on the scale of the signals that cross it:
 activations on the way forward and the gradients :math:`\partial\ell/\partial s^{(l)}` on the
 way back. If one of them shrinks or grows from layer to layer, the first layers learn much more
 slowly (or much faster) than the last. A ReLU unit whose input is negative for every sample is
-*dead*: its gradient is zero, so it never recovers. These functions measure all three, layer by
+*dead*: its gradient is zero; in the first layer, whose input is the data, it never recovers
+(deeper, it can revive when the layer before it changes). These functions measure all three, layer by
 layer, on a whole data set, so that claims about initialisation can be read off numbers:
 
 - ``layer_statistics(model, x, y)``: one forward and one backward pass (per-element MSE) on
