@@ -139,6 +139,9 @@ def graded(tmp_path_factory):
         shutil.copytree(course / "source" / a, course / "submitted" / "solutions" / a)
     for student, (base, edit, _) in CHEATS.items():
         hand_in(course, student, base, edit)
+    hand_in(course, "garbage", "solutions", lambda nb: None)
+    (path,) = (course / "submitted" / "garbage" / "01_layers").glob("*.ipynb")
+    path.write_text("{ not a notebook")
     listener = Listener()
     hand_in(course, "vandal", "solutions", vandal(listener.port, course))
     out = io.StringIO()
@@ -162,7 +165,7 @@ def record(course, student, assignment="01_layers"):
 
 def test_every_submission_is_graded_and_the_honest_student_keeps_full_marks(graded):
     course, done, out, _ = graded
-    assert len(done) == len(HONEST) + len(CHEATS) + 1, out
+    assert len(done) == len(HONEST) + len(CHEATS) + 2, out
     for a in HONEST:
         rec = record(course, "solutions", a)
         assert rec["score"] == rec["max_score"] > 0 and not rec["flags"], (a, rec)
@@ -189,6 +192,13 @@ def test_a_cheat_that_fools_the_notebook_is_flagged(graded):
     assert any("answer cell linear not run by the clean re-check" in f and "check_linear_forward" in f
                for f in flags), flags
     assert any("cannot be graded" in f for f in record(course, "os_exit")["flags"])
+
+
+def test_a_notebook_that_cannot_be_read_gets_zero_and_says_why(graded):
+    course, *_ = graded
+    rec = record(course, "garbage")
+    assert rec["score"] == 0 and rec["max_score"] == 12
+    assert any("cannot be graded, 0 points: nbgrader cannot read it" in f for f in rec["flags"]), rec
 
 
 def test_megabytes_of_output_are_cut(graded):
