@@ -90,7 +90,8 @@ def load_settings(course: pathlib.Path) -> Settings:
                         float(config.Grading.get("notebook_timeout", 600)),
                         int(config.Grading.get("memory_limit_mb", 4096)))
     if min(settings) <= 0:
-        raise ValueError(f"{course / 'nbgrader_config.py'}: the time and memory limits must be positive, got {settings}")
+        raise ValueError(f"{course / 'nbgrader_config.py'}: the time and memory limits must be positive, "
+                         f"got {settings}")
     return settings
 
 
@@ -193,7 +194,8 @@ class Grader:
         limit = self.settings.notebook_timeout
         with tempfile.TemporaryDirectory(prefix="minidl-grade-") as work:
             folder = pathlib.Path(work) / "run"
-            shutil.copytree(submitted.parent, folder, ignore=shutil.ignore_patterns(".*"))
+            # a link handed in stays a link (to a path the sandbox hides), its target is not copied
+            shutil.copytree(submitted.parent, folder, symlinks=True, ignore=shutil.ignore_patterns(".*"))
             try:
                 nbformat.write(self.sanitized(submitted, student, assignment), folder / submitted.name)
             except Exception as error:           # noqa: BLE001 (nbgrader rejects the notebook: it cannot be graded)
