@@ -56,12 +56,10 @@ student: setup
 	cd course && $(NBGRADER) generate_assignment '*' --force
 	@echo "Hand out course/release/: one folder per assignment."
 
-## grade: grade course/submitted/<student>/<assignment>/: feedback, grades.csv, a table
+## grade: grade course/submitted/<student>/<assignment>/ (JOBS at a time, sandboxed): feedback, grades.csv, a table
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 grade: student
-	cd course && $(NBGRADER) autograde '*' --force
-	cd course && $(NBGRADER) generate_feedback '*' --force
-	cd course && $(NBGRADER) export --to grades.csv
-	$(BIN)/python -m minidl.lab.grading course/grades.csv course/submitted
+	cd course && PATH="$(abspath $(BIN)):$$PATH" $(abspath $(BIN))/python -m minidl.lab.regrade . --jobs $(JOBS)
 
 ## clean: remove .venv/ and the test caches
 clean:

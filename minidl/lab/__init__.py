@@ -12,5 +12,8 @@ Not part of the framework (``minidl/*.py``), which never imports it:
 - ``studies``: Figs. 4-6, momentum, batch sizes, smoothness of curves (notebooks 05-06);
 - ``playground``: the sliders of notebook 07;
 - ``grading``: the checks of the nbgrader course (``course/``), with messages that teach;
+- ``regrade``: ``make grade``, every submission in parallel and sandboxed, its notebook run by
+  ``execute`` and its answers checked again by ``recheck``, where the student's code cannot
+  reach the checks;
 - ``reproduce``: the main job, ``python -m minidl.lab.reproduce``, executing every notebook.
 """

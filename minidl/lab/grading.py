@@ -19,6 +19,7 @@ failed test) with such a message, and pass silently otherwise.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
 from typing import Callable, NamedTuple
@@ -429,11 +430,14 @@ def check_mean_of_sample_gradients(mean_of_sample_gradients: Callable, *, n: int
 
 
 # --- the teacher's table ------------------------------------------------------------------------
-def grades_table(path: str, submitted: str | None = None) -> str:
+def grades_table(path: str, submitted: str | None = None, autograded: str | None = None) -> str:
     """nbgrader's ``export`` (one row per student and assignment) as a table: one row per
     student, one column per assignment (``score/max``) and the total. With ``submitted`` (the
     course's ``submitted/`` folder), an assignment a student did not hand in shows ``-``
-    (nbgrader's export counts it as 0 and gives no other sign of it)."""
+    (nbgrader's export counts it as 0 and gives no other sign of it). With ``autograded``, the
+    flags ``minidl.lab.regrade`` wrote for a submission (a test cell the notebook and the clean
+    re-check disagree on, a notebook that could not be graded) mark its score with ``!`` and
+    are listed under the table."""
     with open(path, newline="") as file:
         rows = list(csv.DictReader(file))
     assignments = sorted({row["assignment"] for row in rows})
@@ -441,17 +445,33 @@ def grades_table(path: str, submitted: str | None = None) -> str:
     students = sorted({row["student_id"] for row in rows})
     scores = {(row["student_id"], row["assignment"]): float(row["score"]) for row in rows}
     header = ["student", *assignments, "total"]
-    lines = []
+    lines, notes = [], []
     for student in students:
-        cells = [f"{scores[student, a]:g}/{maxima[a]:g}"
-                 if submitted is None or os.path.isdir(os.path.join(submitted, student, a)) else "-"
-                 for a in assignments]
+        cells = []
+        for a in assignments:
+            if submitted is not None and not os.path.isdir(os.path.join(submitted, student, a)):
+                cells.append("-")
+                continue
+            flags = _flags(autograded, student, a)
+            notes += [f"! {student} {a}: {flag}" for flag in flags]
+            cells.append(f"{scores[student, a]:g}/{maxima[a]:g}{'!' if flags else ''}")
         total = sum(scores.get((student, a), 0.0) for a in assignments)
         lines.append([student, *cells, f"{total:g}/{sum(maxima.values()):g}"])
-    return text_table(header, lines)
+    return "\n".join([text_table(header, lines), *notes])
+
+
+def _flags(autograded: str | None, student: str, assignment: str) -> list[str]:
+    """The flags minidl.lab.regrade recorded for a submission (none if it recorded nothing)."""
+    if autograded is None:
+        return []
+    try:
+        with open(os.path.join(autograded, student, assignment, ".minidl-grading.json")) as file:
+            return list(json.load(file)["flags"])
+    except (OSError, ValueError, KeyError):
+        return []
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
-        sys.exit("usage: python -m minidl.lab.grading course/grades.csv [course/submitted]")
+    if len(sys.argv) not in (2, 3, 4):
+        sys.exit("usage: python -m minidl.lab.grading course/grades.csv [course/submitted [course/autograded]]")
     print(grades_table(*sys.argv[1:]))

@@ -1,0 +1,71 @@
+"""A submitted notebook, executed top to bottom in a fresh kernel, inside the grading sandbox
+(``python -m minidl.lab.execute NOTEBOOK CELL_TIMEOUT FD``; ``minidl.lab.regrade`` runs it).
+
+nbgrader's own ``Execute`` step, with three differences that keep a submission from faking a
+pass: a cell that fails without printing a traceback (``showtraceback`` silenced) still gets
+an error output; a cell past the time limit is interrupted and fails, and the next cells run;
+and the executed notebook (every output cut to ``OUTPUT_LIMIT`` characters) goes back through
+the file descriptor ``FD``, not through a file the kernel could rewrite, with a status that says
+whether every cell ran (a kernel that died or exited leaves cells unexecuted: the caller gives
+that notebook 0).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+
+OUTPUT_LIMIT = 20_000
+OUTPUTS_PER_CELL = 50
+
+
+def _cut(cell) -> None:
+    """At most OUTPUTS_PER_CELL outputs of at most OUTPUT_LIMIT characters each."""
+    cell.outputs = cell.outputs[:OUTPUTS_PER_CELL]
+    for output in cell.outputs:
+        if output.get("output_type") == "stream" and len(output.get("text", "")) > OUTPUT_LIMIT:
+            output["text"] = output["text"][:OUTPUT_LIMIT] + "\n[... output cut by the grader]\n"
+        if "data" in output:
+            output["data"] = {key: value for key, value in output["data"].items()
+                              if len(str(value)) <= OUTPUT_LIMIT} or {"text/plain": "[output cut by the grader]"}
+
+
+def _on_cell_executed(cell, execute_reply, **_) -> None:
+    failed = (execute_reply or {}).get("content", {}).get("status") != "ok"
+    if failed and not any(output.get("output_type") == "error" for output in cell.outputs):
+        cell.outputs.append(nbformat.v4.new_output(
+            "error", ename="CellFailed", evalue="the cell failed (its kernel reply says so) and printed no "
+                                                 "traceback", traceback=[]))
+
+
+def execute(path: str, timeout: float) -> dict:
+    """{"complete": bool, "why": str, "notebook": the executed notebook as JSON text}."""
+    notebook = nbformat.read(path, 4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            interrupt_on_timeout=True, on_cell_executed=_on_cell_executed,
+                            resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
+    complete, why = True, ""
+    try:
+        client.execute()
+    except Exception as error:       # noqa: BLE001 (a dead kernel, a timeout: the notebook did not run through)
+        complete, why = False, f"{type(error).__name__}: {error}"[:1000]
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            _cut(cell)
+    return {"complete": complete, "why": why, "notebook": nbformat.writes(notebook)}
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 3:
+        sys.exit("usage: python -m minidl.lab.execute NOTEBOOK CELL_TIMEOUT FD")
+    report = os.fdopen(int(argv[2]), "w")
+    result = execute(argv[0], float(argv[1]))
+    report.write(json.dumps(result))
+    report.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

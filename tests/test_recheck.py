@@ -1,0 +1,70 @@
+"""minidl.lab.recheck, the clean re-check of make grade, without nbgrader: the rules an answer
+cell must follow to run there, and the forked checks that nothing in a cell can fake."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from minidl.lab.recheck import answers, code_cells, policy_problems, run_check
+
+SOURCE = pathlib.Path(__file__).resolve().parents[1] / "course" / "source"
+NOTEBOOKS = sorted(SOURCE.glob("*/*.ipynb"))
+PROTECTED = {"torch", "Module", "check_linear_forward", "check_linear_backward"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
+def test_every_answer_of_the_sources_may_run(path):
+    cells = code_cells(str(path))
+    found = answers(cells, cells)
+    assert found, "no answer cells"
+    for grade_id, code in found.items():
+        assert policy_problems(code, PROTECTED) == [], grade_id
+
+
+@pytest.mark.parametrize("code, words", [
+    ("check_linear_forward = lambda *a, **k: None", "assigns to check_linear_forward"),
+    ("import minidl.lab.grading as g\ng.expect_close = print", "imports minidl.lab.grading"),
+    ("import torch\ntorch.allclose = lambda *a, **k: True", "assigns to torch.allclose"),
+    ("torch.Tensor.abs = lambda self: self", "assigns to torch.Tensor.abs"),
+    ("import os\nos._exit(0)", "imports os"),
+    ("setattr(torch, 'equal', None)", "uses setattr"),
+    ("x = ().__class__.__base__", "uses the attribute .__class__"),
+    ("g = globals()", "uses globals"),
+    ("open('/tmp/x', 'w')", "uses open"),
+    ("def f(\n", "syntax error"),
+])
+def test_code_that_could_reach_the_checks_may_not_run(code, words):
+    problems = policy_problems(code, PROTECTED)
+    assert any(words in problem for problem in problems), problems
+
+
+def test_a_check_in_its_own_process_cannot_fake_a_pass():
+    assert run_check("x = 1", {}, "ok", 10) == (True, "")
+    assert run_check("raise SystemExit(0)", {}, "exit", 10)[0] is False
+    passed, why = run_check("import os\nos._exit(0)", {}, "os_exit", 10)
+    assert not passed and "without a verdict" in why
+    passed, why = run_check("while True:\n    pass", {}, "loop", 1)
+    assert not passed and "did not finish in 1 s" in why
+    passed, why = run_check("import minidl.lab.grading as g\ng.expect_close = print", {}, "patch", 10)
+    assert not passed and "minidl.lab.grading.expect_close" in why
+    scope = {}
+    run_check("y = 2", scope, "isolated", 10)
+    assert "y" not in scope            # a check's changes stay in its process
+
+
+def test_the_sources_answers_pass_every_check():
+    """In a fresh process, as make grade runs it (a process whose torch already ran threads, as
+    pytest's has, cannot fork safely)."""
+    path = SOURCE / "01_layers" / "layers.ipynb"
+    read, write = os.pipe()
+    process = subprocess.Popen([sys.executable, "-m", "minidl.lab.recheck", str(path), str(path), "30", str(write)],
+                               pass_fds=(write,))
+    os.close(write)
+    with os.fdopen(read) as report:
+        verdict = json.loads(report.read())
+    assert process.wait() == 0
+    assert verdict["answers"] == {} and len(verdict["tests"]) == 5
+    assert all(test["passed"] for test in verdict["tests"].values()), verdict
