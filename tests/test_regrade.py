@@ -29,7 +29,9 @@ GENERATED = ("release", "submitted", "autograded", "feedback", "gradebook.db", "
              "__pycache__", ".ipynb_checkpoints")
 HONEST = ["01_layers", "03_momentum_and_batches"]
 SIGN_FLIP = ("self.grad_weight += g.T @ self.input", "self.grad_weight -= g.T @ self.input")
-OUTSIDE = ROOT / f"written-by-a-submission-{uuid.uuid4().hex}"
+# a path outside the sandbox's private /tmp (the clone itself may lie under /tmp, where a write
+# would land harmlessly in the sandbox's own /tmp instead of being refused)
+OUTSIDE = (ROOT if not ROOT.is_relative_to("/tmp") else pathlib.Path.home()) / f"written-by-a-submission-{uuid.uuid4().hex}"
 REBIND = "check_linear_forward = check_linear_backward = check_activation_backward = check_mse_gradient = " \
          "lambda *a, **k: None"
 PATCH_GRADING = ("import minidl.lab.grading as grading\n"

@@ -112,8 +112,17 @@ def sandboxed(command: list[str], folder: pathlib.Path, course: pathlib.Path, se
     if not sandbox:
         return limited
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--tmpfs", str(course), "--bind", str(folder), str(folder), "--unshare-net", "--unshare-pid",
-            "--die-with-parent", "--new-session", "--chdir", str(folder), "--", *limited]
+            "--tmpfs", str(course), *needed_read_only(), "--bind", str(folder), str(folder), "--unshare-net",
+            "--unshare-pid", "--die-with-parent", "--new-session", "--chdir", str(folder), "--", *limited]
+
+
+def needed_read_only() -> list[str]:
+    """bwrap options that show again, read-only, what the sandboxed Python needs and the private
+    /tmp or the hidden course could cover: the Python environment and the minidl package (a clone
+    and its .venv under /tmp, as CI may make them)."""
+    package = pathlib.Path(__file__).resolve().parents[1]
+    paths = sorted({str(pathlib.Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)} | {str(package)})
+    return [option for path in paths for option in ("--ro-bind", path, path)]
 
 
 def run_reporting(command: list[str], folder: pathlib.Path, timeout: float) -> tuple[dict | None, str]:
