@@ -230,7 +230,7 @@ class Playground:
         self.accuracy_ax.set(ylim=ACCURACY_RANGE, title="accuracy", ylabel="accuracy")
         self.gradient_lines = [self.gradient_ax.plot([], [], color=f"C{2 + k}", label=f"layer {k + 1}")[0]
                                for k in range(MAX_DEPTH + 1)]
-        self.gradient_ax.set(yscale="log", ylim=GRADIENT_RANGE, title="gradient reaching each layer",
+        self.gradient_ax.set(yscale="log", ylim=GRADIENT_RANGE, title="gradient reaching each layer (per-element MSE)",
                              xlabel="epoch", ylabel=r"RMS of $\partial\ell/\partial s^{(l)}$")
         self.gradient_ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         self.gradient_ax.grid(alpha=0.3)
