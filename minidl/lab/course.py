@@ -24,6 +24,7 @@ import copy
 from pathlib import Path
 
 import nbformat
+from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
 
 from .experiments import REPO_ROOT
 
@@ -103,8 +104,6 @@ def build(course: Path = COURSE, *, notebooks: Path = NOTEBOOKS) -> list[Path]:
 def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The student edition of a lab notebook, by nbgrader's own preprocessors: every solution
     region replaced by nbgrader's stub, hidden tests removed, outputs cleared."""
-    from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
-
     notebook = copy.deepcopy(notebook)
     resources = {"language": "python"}
     for preprocessor in (ClearSolutions(), ClearHiddenTests(), ClearOutput()):
