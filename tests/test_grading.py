@@ -100,8 +100,8 @@ def reference_train(model, x, t, *, epochs, step_size, decay=0.9, generator=None
         order = torch.randperm(len(x), generator=generator)
         for i in order:
             model.zero_grad()
-            prediction = model.forward(x[i:i + 1])
-            model.backward(MSE.compute_grad(prediction, t[i:i + 1]))
+            y_hat = model.forward(x[i:i + 1])
+            model.backward(MSE.compute_grad(y_hat, t[i:i + 1]))
             for value, grad in model.param():
                 value -= eta * grad
         model.forward(x)            # a whole-set forward for the history: not a step
