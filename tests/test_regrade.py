@@ -9,6 +9,7 @@ a server this test runs on 127.0.0.1 does neither, and is graded.
 import io
 import json
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -174,6 +175,18 @@ def test_every_submission_is_graded_and_the_honest_student_keeps_full_marks(grad
     assert (course / "grades.csv").is_file()
     for student in CHEATS:
         assert list((course / "feedback" / student / "01_layers").glob("*.html")), student
+
+
+def test_feedback_pages_need_no_network(graded):
+    """Their maths is MathML (no MathJax from a CDN, no raw $...$): readable offline."""
+    course = graded[0]
+    pages = sorted((course / "feedback").glob("*/*/*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text()
+        assert "<math" in text, page
+        assert not re.search(r"<script[^>]*src=\"https?://", text), f"{page}: a script from the network"
+        assert "mathjax" not in text.lower(), page
 
 
 @pytest.mark.parametrize("student", CHEATS)

@@ -61,6 +61,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from . import grading
 from .grading import grades_table
+from .mathml import render_math
 
 RECORD = ".minidl-grading.json"
 # the grader's code: minidl's (the checks compare with its layers) and this module's helpers
@@ -350,11 +351,23 @@ def finish(course: pathlib.Path, jobs: int, out=sys.stdout) -> None:
                 errors = [line for line in log.splitlines() if "error processing assignment" in line]
                 print(f"warning: nbgrader generate_feedback {assignment}: no feedback for some submissions:\n"
                       + "\n".join(errors[-20:]), file=out)
+    offline_feedback(course, out)
     process = nbgrader(course, "export", "--to", "grades.csv")
     log = process.communicate()[0]
     if process.returncode != 0:
         raise RuntimeError(f"nbgrader export failed:\n{log[-3000:]}")
     print(grades_table(str(course / "grades.csv"), str(course / "submitted"), str(course / "autograded")), file=out)
+
+
+def offline_feedback(course: pathlib.Path, out=sys.stdout) -> None:
+    """Every feedback page's maths as MathML (``minidl.lab.mathml``), with no MathJax from a CDN:
+    a student who opens it offline reads the formulas, not ``$...$``."""
+    for page in sorted((course / "feedback").glob("*/*/*.html")):
+        rendered = render_math(page.read_text())
+        page.write_text(rendered.html)
+        if rendered.failed:
+            print(f"warning: {page.relative_to(course)}: {len(rendered.failed)} formulas left as TeX, e.g. "
+                  f"{rendered.failed[0]!r}", file=out)
 
 
 def main(argv: list[str]) -> None:
