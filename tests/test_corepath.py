@@ -108,7 +108,7 @@ def test_the_core_path_fits_in_two_hours(measured):
 def readme_rows() -> dict[str, tuple[int, ...]]:
     """The README's core-path table: part -> (reading min, exercise min, run time s, total min)."""
     text = (ROOT / "README.md").read_text()
-    section = text.split("## Two-hour lab: the core path", 1)[1].split("\n## ", 1)[0]
+    section = re.split(r"\n#{1,6} ", text.split("## Two-hour lab: the core path", 1)[1], maxsplit=1)[0]
     rows = {}
     for line in section.splitlines():
         match = re.match(r"\| (?:\[(\d\d_\w+)\]\(\S+\)|\*\*(core path)\*\*) \| (\d+) \| (\d+) \| (\d+) \| \**(\d+)\** \|$",
@@ -118,14 +118,16 @@ def readme_rows() -> dict[str, tuple[int, ...]]:
     return rows
 
 
-def test_the_readme_table_is_what_the_notebooks_give(measured):
-    rows = readme_rows()
-    assert set(rows) == {p.name for p in measured} | {"core path"}, sorted(rows)
+def disagreements(parts: list[Part], rows: dict[str, tuple[int, ...]]) -> list[str]:
+    """One line per number of the README's table (``rows``) that the measured ``parts`` do not give."""
     problems = []
     for name, reading, exercises, seconds, total in [
-            *((p.name, p.reading_minutes, p.exercise_minutes, 60 * p.run_minutes, p.total_minutes) for p in measured),
-            ("core path", sum(p.reading_minutes for p in measured), sum(p.exercise_minutes for p in measured),
-             sum(60 * p.run_minutes for p in measured), total_minutes(measured))]:
+            *((p.name, p.reading_minutes, p.exercise_minutes, 60 * p.run_minutes, p.total_minutes) for p in parts),
+            ("core path", sum(p.reading_minutes for p in parts), sum(p.exercise_minutes for p in parts),
+             sum(60 * p.run_minutes for p in parts), total_minutes(parts))]:
+        if name not in rows:
+            problems.append(f"{name}: no row in the README's table")
+            continue
         readme = rows[name]
         if (round(reading), round(exercises)) != readme[:2]:
             problems.append(f"{name}: reading and exercises {round(reading)}, {round(exercises)} min; "
@@ -135,7 +137,29 @@ def test_the_readme_table_is_what_the_notebooks_give(measured):
             problems.append(f"{name}: run time {seconds:.0f} s; the README says {readme[2]} s (+- {allowed:.0f})")
         if abs(total - readme[3]) > 0.5 + allowed / 60:
             problems.append(f"{name}: {total:.1f} min in all; the README says {readme[3]}")
+    problems += [f"{name}: in the README's table, not a core notebook" for name in rows
+                 if name != "core path" and name not in {p.name for p in parts}]
+    return problems
+
+
+def test_the_readme_table_is_what_the_notebooks_give(measured):
+    problems = disagreements(measured, readme_rows())
     assert not problems, "python -m minidl.lab.corepath --markdown gives the table:\n" + "\n".join(problems)
+
+
+def test_a_stale_readme_table_is_caught():
+    """The README's rows as read, against parts that differ from them in one number each."""
+    rows = readme_rows()
+    assert len(rows) == len(CORE_NOTEBOOKS) + 1
+    name = next(iter(rows))
+    reading, exercises, seconds, total = rows[name]
+    def part(words=reading * 120, solutions=exercises // 8, run=seconds):
+        return [Part(name, words, solutions, [run])]
+    assert disagreements(part(), {name: rows[name], "core path": rows[name]}) == []
+    assert "reading" in disagreements(part(words=(reading + 1) * 120), {name: rows[name]})[0]
+    assert "reading and exercises" in disagreements(part(solutions=exercises // 8 + 1), {name: rows[name]})[0]
+    assert "run time" in disagreements(part(run=2 * seconds + 31), {name: rows[name]})[0]
+    assert disagreements(part(run=seconds + 29), {name: rows[name], "core path": rows[name]}) == []
 
 
 def core_text(path: Path) -> str:
