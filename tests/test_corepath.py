@@ -2,8 +2,9 @@
 notebook; the real core path executed on its own, within 120 minutes, and as long as the
 README's table says; and none of the speed machinery (notebook 05's business) in its cells.
 
-The measured tests execute the core cells of notebooks 01, 02, 03, 04 and 07 once (a module
-fixture), in fresh kernels, as ``python -m minidl.lab.corepath`` does.
+The measured tests (marker ``notebooks``; ``make test-fast`` skips them) execute the core cells of
+notebooks 01, 02, 03, 04 and 07 once (a module fixture), in fresh kernels, as
+``python -m minidl.lab.corepath`` does.
 """
 from __future__ import annotations
 
@@ -99,6 +100,7 @@ def measured() -> list[Part]:
     return parts
 
 
+@pytest.mark.notebooks
 def test_the_core_path_fits_in_two_hours(measured):
     assert [p.name[:2] for p in measured] == list(CORE_NOTEBOOKS)
     minutes = {p.name: round(p.total_minutes, 1) for p in measured}
@@ -142,6 +144,7 @@ def disagreements(parts: list[Part], rows: dict[str, tuple[int, ...]]) -> list[s
     return problems
 
 
+@pytest.mark.notebooks
 def test_the_readme_table_is_what_the_notebooks_give(measured):
     problems = disagreements(measured, readme_rows())
     assert not problems, "python -m minidl.lab.corepath --markdown gives the table:\n" + "\n".join(problems)
