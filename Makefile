@@ -51,10 +51,11 @@ lab: setup
 # nbgrader runs from course/ with the environment's bin/ first on PATH (it calls `alembic` by name).
 NBGRADER := PATH="$(abspath $(BIN)):$$PATH" nbgrader
 
-## student: the course's student versions, from course/source/ into course/release/ (nbgrader)
+## student: the student edition: the assignments, built from the lab notebooks, into course/release/ (nbgrader), and the lab with its exercises blank in course/release/lab/
 student: setup
+	$(BIN)/python -m minidl.lab.course course
 	cd course && $(NBGRADER) generate_assignment '*' --force
-	@echo "Hand out course/release/: one folder per assignment."
+	@echo "Hand out course/release/: one folder per assignment, and lab/ (the notebooks, exercises to fill in)."
 
 ## grade: grade course/submitted/<student>/<assignment>/ (JOBS at a time, sandboxed): feedback, grades.csv, a table
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

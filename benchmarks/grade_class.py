@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from minidl.lab.course import build
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BIN = pathlib.Path(sys.executable).parent
 GENERATED = ("release", "submitted", "autograded", "feedback", "gradebook.db", "grades.csv", ".nbgrader.log",
@@ -39,6 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="minidl-class-") as work:
         course = pathlib.Path(work) / "course"
         shutil.copytree(ROOT / "course", course, ignore=shutil.ignore_patterns(*GENERATED))
+        build(course)                                   # source/ from the lab notebooks, as make student does
         subprocess.run([str(BIN / "nbgrader"), "generate_assignment", "*", "--force"], cwd=course, env=env,
                        check=True, capture_output=True)
         assignments = sorted(p.name for p in (course / "source").iterdir() if p.is_dir())

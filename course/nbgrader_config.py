@@ -1,8 +1,11 @@
 """nbgrader's configuration for the minidl course: run nbgrader from this folder (course/).
 
-The standard layout: source/<assignment>/<notebook>.ipynb are the solutions (the only copy of
-each exercise, committed); release/, submitted/, autograded/, feedback/, gradebook.db and
-grades.csv are made by `make student` and `make grade` and are not committed.
+The standard layout, with one difference: source/<assignment>/<notebook>.ipynb, the solutions, are
+built from the lab notebooks (notebooks/, the only copy of each exercise) by
+`python -m minidl.lab.course`, which `make student` and `make grade` run first: a header from
+headers/<assignment>.md, then the lab notebook's cells tagged `assignment`. source/, release/
+(with release/lab/, the student edition of the lab), submitted/, autograded/, feedback/,
+gradebook.db and grades.csv are made by `make student` and `make grade` and are not committed.
 """
 c = get_config()  # noqa: F821 (nbgrader provides it)
 

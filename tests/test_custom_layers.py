@@ -1,5 +1,6 @@
 """A layer a student writes is a first-class citizen: ``fit`` trains it exactly as the plain loop
-of notebook 04 (``algorithm_1``, read from the notebook and run here) does, and the engine
+of notebook 04 (the solution of its exercise ``train``, read from the notebook and run here with
+minidl's own gradient step) does, and the engine
 (``engine='fast'``) refuses it with a message that names it and the plain alternative.
 
 Each case is a layer a course invites: a learnable scale, the student's own ``Linear`` (first,
@@ -16,24 +17,28 @@ import pytest
 import torch
 
 from helpers import Scale, generator
-from minidl import Linear, Module, ReLU, Sequential, Tanh, build_data
+from minidl import ElementwiseMSE, Linear, Module, ReLU, Sequential, Tanh, build_data
 from minidl.layers import Activation
 from minidl.lab.gradcheck import check_module
+from minidl.utils import one_hot
 
 NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "04_training.ipynb"
 EPOCHS, STEP_SIZE, DECAY = 3, 0.01, 0.9
 
 
-def notebook_algorithm_1():
-    """The ``algorithm_1`` function of notebook 04, executed from the notebook's own cell."""
+def notebook_train():
+    """The ``train`` function of notebook 04 (Algorithm 1, the exercise's solution), executed from
+    the notebook's own cell, with the per-element MSE (as the paper's table) and minidl's
+    gradient step (``model.gradient_step``: the step ``fit``'s optimizer takes, bit for bit; the
+    exercise's own ``value -= eta * grad`` rounds once more)."""
     cells = json.loads(NOTEBOOK.read_text())["cells"]
-    [source] = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and "def algorithm_1(" in "".join(c["source"])]
-    namespace = {"torch": torch}
+    [source] = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and "def train(" in "".join(c["source"])]
+    namespace = {"torch": torch, "MSE": ElementwiseMSE, "gradient_step": lambda model, eta: model.gradient_step(eta)}
     exec(source, namespace)
-    return namespace["algorithm_1"]
+    return namespace["train"]
 
 
-algorithm_1 = notebook_algorithm_1()
+train = notebook_train()
 
 
 # --- the layers a student writes -----------------------------------------------------------
@@ -137,7 +142,7 @@ def plain_loop(model, between_epochs=None):
     x, y = data()
     g = generator(7)
     for epoch in range(EPOCHS):
-        algorithm_1(model, x, y, epochs=1, step_size=STEP_SIZE * DECAY ** epoch, decay=DECAY, generator=g)
+        train(model, x, one_hot(y, 2, x.dtype), epochs=1, step_size=STEP_SIZE * DECAY ** epoch, decay=DECAY, generator=g)
         if between_epochs is not None:
             between_epochs(epoch)
     return model

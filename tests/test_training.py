@@ -68,7 +68,8 @@ def test_batch_gradient_is_the_mean_of_per_sample_gradients():
     per_sample = [torch.zeros_like(b) for b in batch]
     for i in range(8):
         model.zero_grad()
-        model.backward(MSE.compute_grad(model.forward(x[i:i + 1]), t[i:i + 1]))
+        output = model.forward(x[i:i + 1])
+        model.backward(MSE.compute_grad(output, t[i:i + 1]))
         for acc, (_, grad) in zip(per_sample, model.param()):
             acc += grad / 8
     for a, b in zip(batch, per_sample):
