@@ -36,7 +36,7 @@ test: setup
 
 ## test-fast: the package's tests only (no notebooks, no browser)
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not browser and not course" -p no:cacheprovider
+	$(BIN)/python -m pytest tests -m "not browser and not course and not notebooks" -p no:cacheprovider
 
 ## benchmark: time minidl against torch.nn, scikit-learn and micrograd
 benchmark: setup

@@ -16,4 +16,5 @@ Not part of the framework (``minidl/*.py``), which never imports it:
   ``execute`` and its answers checked again by ``recheck``, where the student's code cannot
   reach the checks;
 - ``reproduce``: the main job, ``python -m minidl.lab.reproduce``, executing every notebook.
+- ``corepath``: the two-hour lab's core path (each notebook down to ``# Appendix``) and its minutes.
 """
