@@ -321,7 +321,7 @@ def check_linear_backward(Linear_: type, *, n: int, in_features: int, out_featur
         raise CheckFailure(f"{name}: your backward raised {_first_line(error)}",
                            _linear_backward_shapes(Linear_, n=n, in_features=in_features,
                                                    out_features=out_features, seed=seed)) from None
-    grads = [grad.clone() if isinstance(grad, torch.Tensor) else grad for _, grad in layer.param()]
+    grads = [grad.clone() if isinstance(grad, torch.Tensor) else grad for _, grad in layer.param()] + [None, None]
     hint = (likely_mistake(returned, expected, what="your dl/dx (returned)", n=n,
                            notes={"transposed": "eq. (2) is g w, shapes (N, out)(out, in) -> (N, in)"})
             or likely_mistake(grads[0], wants[0], what="your dl/dw (grad_weight)", n=n,
