@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from minidl import MSE, Linear, Module, ReLU, Tanh
-from minidl.lab.grading import (RecordingModel, check_linear_forward, check_mean_of_sample_gradients,
-                                check_momentum_step, check_torch_equivalence, choose_layers, expect_algorithm_1,
-                                expect_close, expect_gradients, expect_shape, grades_table, reference_forward)
+from minidl.lab.grading import (RecordingModel, check_linear_backward, check_linear_forward,
+                                check_mean_of_sample_gradients, check_momentum_step, check_torch_equivalence,
+                                choose_layers, expect_algorithm_1, expect_close, expect_gradients, expect_shape,
+                                grades_table, reference_forward)
 from minidl.lab.gradcheck import check_module
 
 from helpers import F64
@@ -199,6 +200,19 @@ def test_a_shape_error_in_forward_names_the_shapes_and_the_equation():
     assert str(info.value).endswith("Likely mistake: forward got x (5, 3), weight (4, 3); "
                                     "s = x w^T + b should be (5, 4).")
     assert "your forward raised RuntimeError: mat1 and mat2 shapes cannot be multiplied" in str(info.value)
+
+
+def test_the_releases_stub_is_not_taken_for_a_shape_error():
+    """NotImplementedError is a RuntimeError: the stub nbgrader leaves must reach the student as
+    it is, not as a shape message."""
+    with pytest.raises(NotImplementedError):
+        check_linear_backward(NotImplementedLinear, n=5, in_features=3, out_features=4, seed=2)
+
+    class NoForward(StudentLinear):
+        def forward(self, input):
+            raise NotImplementedError()
+    with pytest.raises(NotImplementedError):
+        check_linear_forward(NoForward, n=5, in_features=3, out_features=4, seed=1)
 
 
 def test_assignment_3s_messages_say_which_parameter():
