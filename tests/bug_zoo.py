@@ -5,7 +5,8 @@ answer cell (``course/source/<assignment>``, found by its nbgrader ``grade_id``)
 made, in full. ``tests/test_bug_zoo.py`` puts it in place of the correct cell, runs every cell
 of the notebook that nbgrader grades (hidden tests included) and checks that exactly ``fails``,
 the test cells of the mistaken function (and of the functions built on it), fail, and that the
-first failing cell's message names ``hint`` (a key of ``minidl.lab.hints``) as the likely mistake.
+first failing cell's message names ``hint`` as the likely mistake (the ``key`` of the
+``minidl.lab.hints.Hint`` that the check of ``minidl.lab.grading`` attached to its failure).
 
 ``NOISE``: answers that return random tensors of the right shapes: they must fail the same
 cells with no hint at all (a hint is a claim, made only on exact evidence).
@@ -27,7 +28,9 @@ class Mistake(NamedTuple):
 
 
 ZOO = [
-    Mistake('forward_without_transpose', 'Linear.forward multiplies by w, not w^T', '01_layers', 'linear', '''\
+    Mistake('forward_without_transpose',
+            'Linear.forward multiplies by w, not w^T',
+            '01_layers', 'linear', '''\
 class Linear(Module):
     """Fully connected layer: s = w x + b (Step 1 of Section III-B), batch-first.
 
@@ -68,7 +71,9 @@ class Linear(Module):
         return f"Linear(in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]})"
 ''',
             {'test_linear_forward'}, 'forward_shapes'),
-    Mistake('weight_gradient_transposed', 'dl/dw computed as x^T g, the transpose of eq. (4)', '01_layers', 'linear', '''\
+    Mistake('weight_gradient_transposed',
+            'dl/dw computed as x^T g, the transpose of eq. (4)',
+            '01_layers', 'linear', '''\
 class Linear(Module):
     """Fully connected layer: s = w x + b (Step 1 of Section III-B), batch-first.
 
@@ -109,7 +114,9 @@ class Linear(Module):
         return f"Linear(in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]})"
 ''',
             {'test_linear_backward'}, 'transposed'),
-    Mistake('input_gradient_times_w_transposed', 'dl/dx computed as g w^T, as if eq. (2) transposed w like the forward', '01_layers', 'linear', '''\
+    Mistake('input_gradient_times_w_transposed',
+            'dl/dx computed as g w^T, as if eq. (2) transposed w like the forward',
+            '01_layers', 'linear', '''\
 class Linear(Module):
     """Fully connected layer: s = w x + b (Step 1 of Section III-B), batch-first.
 
@@ -150,7 +157,9 @@ class Linear(Module):
         return f"Linear(in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]})"
 ''',
             {'test_linear_backward'}, 'backward_shapes'),
-    Mistake('weight_gradient_sign_flipped', 'dl/dw subtracted instead of added', '01_layers', 'linear', '''\
+    Mistake('weight_gradient_sign_flipped',
+            'dl/dw subtracted instead of added',
+            '01_layers', 'linear', '''\
 class Linear(Module):
     """Fully connected layer: s = w x + b (Step 1 of Section III-B), batch-first.
 
@@ -191,7 +200,9 @@ class Linear(Module):
         return f"Linear(in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]})"
 ''',
             {'test_linear_backward'}, 'negated'),
-    Mistake('bias_gradient_not_summed', 'dl/db = g, one row per sample, not summed over the batch', '01_layers', 'linear', '''\
+    Mistake('bias_gradient_not_summed',
+            'dl/db = g, one row per sample, not summed over the batch',
+            '01_layers', 'linear', '''\
 class Linear(Module):
     """Fully connected layer: s = w x + b (Step 1 of Section III-B), batch-first.
 
@@ -232,7 +243,9 @@ class Linear(Module):
         return f"Linear(in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]})"
 ''',
             {'test_linear_backward'}, 'not_summed'),
-    Mistake('bias_gradient_averaged', 'dl/db averaged over the batch instead of summed', '01_layers', 'linear', '''\
+    Mistake('bias_gradient_averaged',
+            'dl/db averaged over the batch instead of summed',
+            '01_layers', 'linear', '''\
 class Linear(Module):
     """Fully connected layer: s = w x + b (Step 1 of Section III-B), batch-first.
 
@@ -273,7 +286,9 @@ class Linear(Module):
         return f"Linear(in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]})"
 ''',
             {'test_linear_backward'}, 'divided_by_n'),
-    Mistake('gradients_assigned', '= instead of +=: the gradients do not add up over calls', '01_layers', 'linear', '''\
+    Mistake('gradients_assigned',
+            '= instead of +=: the gradients do not add up over calls',
+            '01_layers', 'linear', '''\
 class Linear(Module):
     """Fully connected layer: s = w x + b (Step 1 of Section III-B), batch-first.
 
@@ -314,7 +329,9 @@ class Linear(Module):
         return f"Linear(in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]})"
 ''',
             {'test_linear_backward'}, 'not_accumulating'),
-    Mistake('relu_mask_from_gradient', "ReLU's mask taken from dl/dx instead of s", '01_layers', 'activations', '''\
+    Mistake('relu_mask_from_gradient',
+            "ReLU's mask taken from dl/dx instead of s",
+            '01_layers', 'activations', '''\
 class ReLU(Module):
     """x = max(0, s), entry by entry. Shape: any; the output has the input's shape."""
 
@@ -339,7 +356,9 @@ class Tanh(Module):
         return grad_wrt_output * (1 - self.output.pow(2))
 ''',
             {'test_relu_backward'}, 'mask_from_wrong_tensor'),
-    Mistake('relu_without_mask', "ReLU's backward passes dl/dx through unmasked", '01_layers', 'activations', '''\
+    Mistake('relu_without_mask',
+            "ReLU's backward passes dl/dx through unmasked",
+            '01_layers', 'activations', '''\
 class ReLU(Module):
     """x = max(0, s), entry by entry. Shape: any; the output has the input's shape."""
 
@@ -364,7 +383,9 @@ class Tanh(Module):
         return grad_wrt_output * (1 - self.output.pow(2))
 ''',
             {'test_relu_backward'}, 'relu_mask'),
-    Mistake('tanh_derivative_at_output', "sigma' = 1 - tanh(.)^2 evaluated at the output x = tanh(s)", '01_layers', 'activations', '''\
+    Mistake('tanh_derivative_at_output',
+            "sigma' = 1 - tanh(.)^2 evaluated at the output x = tanh(s)",
+            '01_layers', 'activations', '''\
 class ReLU(Module):
     """x = max(0, s), entry by entry. Shape: any; the output has the input's shape."""
 
@@ -389,7 +410,9 @@ class Tanh(Module):
         return grad_wrt_output * (1 - torch.tanh(self.output) ** 2)
 ''',
             {'test_tanh_backward'}, 'sigma_prime_of_output'),
-    Mistake('tanh_derivative_from_input', "sigma' = 1 - x^2 computed from the input s instead of the output x", '01_layers', 'activations', '''\
+    Mistake('tanh_derivative_from_input',
+            "sigma' = 1 - x^2 computed from the input s instead of the output x",
+            '01_layers', 'activations', '''\
 class ReLU(Module):
     """x = max(0, s), entry by entry. Shape: any; the output has the input's shape."""
 
@@ -415,7 +438,9 @@ class Tanh(Module):
         return grad_wrt_output * (1 - self.input ** 2)
 ''',
             {'test_tanh_backward'}, 'sigma_prime_of_input'),
-    Mistake('mse_gradient_without_mean', 'the loss gradient without the 1/N of the mean', '01_layers', 'mse', '''\
+    Mistake('mse_gradient_without_mean',
+            'the loss gradient without the 1/N of the mean',
+            '01_layers', 'mse', '''\
 class MSE:
     """The paper's loss: the mean over the N samples of ||prediction - target||^2."""
 
@@ -429,7 +454,9 @@ class MSE:
         return 2 * (predictions - targets)
 ''',
             {'test_mse_gradient'}, 'times_n'),
-    Mistake('mse_gradient_sign_flipped', 'the loss gradient as 2 (t - p) / N', '01_layers', 'mse', '''\
+    Mistake('mse_gradient_sign_flipped',
+            'the loss gradient as 2 (t - p) / N',
+            '01_layers', 'mse', '''\
 class MSE:
     """The paper's loss: the mean over the N samples of ||prediction - target||^2."""
 
@@ -443,21 +470,27 @@ class MSE:
         return 2 * (targets - predictions) / predictions.shape[0]
 ''',
             {'test_mse_gradient'}, 'negated'),
-    Mistake('step_not_in_place', 'gradient_step binds a new tensor to a name: the model does not change', '02_training', 'gradient_step', '''\
+    Mistake('step_not_in_place',
+            'gradient_step binds a new tensor to a name: the model does not change',
+            '02_training', 'gradient_step', '''\
 def gradient_step(model, step_size):
     """Eqs. (6) and (7): w <- w - step_size * dl/dw, in place, for every pair of model.param()."""
     for value, grad in model.param():
         value = value - step_size * grad
 ''',
             {'test_algorithm_1', 'test_gradient_step', 'test_training_accuracy'}, 'not_updated'),
-    Mistake('step_uphill', 'gradient_step adds the gradient: w <- w + eta dl/dw', '02_training', 'gradient_step', '''\
+    Mistake('step_uphill',
+            'gradient_step adds the gradient: w <- w + eta dl/dw',
+            '02_training', 'gradient_step', '''\
 def gradient_step(model, step_size):
     """Eqs. (6) and (7): w <- w - step_size * dl/dw, in place, for every pair of model.param()."""
     for value, grad in model.param():
         value.add_(step_size * grad)
 ''',
             {'test_algorithm_1', 'test_gradient_step', 'test_training_accuracy'}, 'negated'),
-    Mistake('no_zero_grad', 'train never calls zero_grad: gradients pile up', '02_training', 'train', '''\
+    Mistake('no_zero_grad',
+            'train never calls zero_grad: gradients pile up',
+            '02_training', 'train', '''\
 def train(model, x, t, *, epochs, step_size, decay=0.9, generator=None):
     """Algorithm 1: per-sample SGD on (x, t) for `epochs` epochs, the step size multiplied by
     `decay` after each epoch. Returns the training loss after each epoch (a list of floats)."""
@@ -472,7 +505,9 @@ def train(model, x, t, *, epochs, step_size, decay=0.9, generator=None):
     return losses
 ''',
             {'test_algorithm_1', 'test_training_accuracy'}, 'no_zero_grad'),
-    Mistake('decay_per_sample', 'the step size multiplied by decay after every sample, not every epoch', '02_training', 'train', '''\
+    Mistake('decay_per_sample',
+            'the step size multiplied by decay after every sample, not every epoch',
+            '02_training', 'train', '''\
 def train(model, x, t, *, epochs, step_size, decay=0.9, generator=None):
     """Algorithm 1: per-sample SGD on (x, t) for `epochs` epochs, the step size multiplied by
     `decay` after each epoch. Returns the training loss after each epoch (a list of floats)."""
@@ -489,7 +524,9 @@ def train(model, x, t, *, epochs, step_size, decay=0.9, generator=None):
     return losses
 ''',
             {'test_algorithm_1', 'test_training_accuracy'}, 'decay_per_sample'),
-    Mistake('decay_hard_coded', 'the decay written as 0.9, ignoring the decay argument', '02_training', 'train', '''\
+    Mistake('decay_hard_coded',
+            'the decay written as 0.9, ignoring the decay argument',
+            '02_training', 'train', '''\
 def train(model, x, t, *, epochs, step_size, decay=0.9, generator=None):
     """Algorithm 1: per-sample SGD on (x, t) for `epochs` epochs, the step size multiplied by
     `decay` after each epoch. Returns the training loss after each epoch (a list of floats)."""
@@ -505,7 +542,9 @@ def train(model, x, t, *, epochs, step_size, decay=0.9, generator=None):
     return losses
 ''',
             {'test_algorithm_1'}, 'decay_ignored'),
-    Mistake('momentum_the_torch_way', "V = beta V + g (torch's momentum) instead of the paper's V = beta V + (1 - beta) g", '03_momentum_and_batches', 'momentum_sgd', '''\
+    Mistake('momentum_the_torch_way',
+            "V = beta V + g (torch's momentum) instead of the paper's V = beta V + (1 - beta) g",
+            '03_momentum_and_batches', 'momentum_sgd', '''\
 class MomentumSGD:
     """The paper's momentum (Section V-B) on a list of (value, gradient) pairs:
     V = beta V + (1 - beta) g, then w <- w - step_size V, for every pair, in place."""
@@ -522,7 +561,9 @@ class MomentumSGD:
             value.sub_(step_size * velocity)
 ''',
             {'test_momentum_step'}, 'times_1_over_1_minus_beta'),
-    Mistake('velocity_not_kept', 'the new velocity bound to a local name: it does not carry over to the next step', '03_momentum_and_batches', 'momentum_sgd', '''\
+    Mistake('velocity_not_kept',
+            'the new velocity bound to a local name: it does not carry over to the next step',
+            '03_momentum_and_batches', 'momentum_sgd', '''\
 class MomentumSGD:
     """The paper's momentum (Section V-B) on a list of (value, gradient) pairs:
     V = beta V + (1 - beta) g, then w <- w - step_size V, for every pair, in place."""
@@ -539,14 +580,18 @@ class MomentumSGD:
             value.sub_(step_size * velocity)
 ''',
             {'test_momentum_step'}, 'velocity_not_kept'),
-    Mistake('torch_lr_not_rescaled', "torch.optim.SGD given lr = step_size, as if its momentum were the paper's", '03_momentum_and_batches', 'torch_sgd_arguments', '''\
+    Mistake('torch_lr_not_rescaled',
+            "torch.optim.SGD given lr = step_size, as if its momentum were the paper's",
+            '03_momentum_and_batches', 'torch_sgd_arguments', '''\
 def torch_sgd_arguments(step_size, momentum):
     """The keyword arguments of torch.optim.SGD that take the same steps as
     MomentumSGD(params, momentum).step(step_size): a dict with keys 'lr' and 'momentum'."""
     return {"lr": step_size, "momentum": momentum}
 ''',
             {'test_torch_equivalence'}, 'times_1_over_1_minus_beta'),
-    Mistake('sample_gradients_summed', 'the per-sample gradients summed, not averaged', '03_momentum_and_batches', 'mean_of_sample_gradients', '''\
+    Mistake('sample_gradients_summed',
+            'the per-sample gradients summed, not averaged',
+            '03_momentum_and_batches', 'mean_of_sample_gradients', '''\
 def mean_of_sample_gradients(model, x, t):
     """The mean over the N samples of (x, t) of each sample's gradient, one forward and
     backward per sample: a list with one tensor per (value, gradient) pair of model.param()."""
@@ -559,7 +604,9 @@ def mean_of_sample_gradients(model, x, t):
     return sums
 ''',
             {'test_mean_of_sample_gradients'}, 'times_n'),
-    Mistake('sample_gradients_not_cloned', "each sample's gradient appended without clone(): N references to one tensor", '03_momentum_and_batches', 'mean_of_sample_gradients', '''\
+    Mistake('sample_gradients_not_cloned',
+            "each sample's gradient appended without clone(): N references to one tensor",
+            '03_momentum_and_batches', 'mean_of_sample_gradients', '''\
 def mean_of_sample_gradients(model, x, t):
     """The mean over the N samples of (x, t) of each sample's gradient, one forward and
     backward per sample: a list with one tensor per (value, gradient) pair of model.param()."""
@@ -574,7 +621,9 @@ def mean_of_sample_gradients(model, x, t):
 ]
 
 NOISE = [
-    Mistake('noise_linear_backward', 'random gradients of the right shapes', '01_layers', 'linear', '''\
+    Mistake('noise_linear_backward',
+            'random gradients of the right shapes',
+            '01_layers', 'linear', '''\
 class Linear(Module):
     """Fully connected layer: s = w x + b (Step 1 of Section III-B), batch-first.
 
@@ -615,7 +664,9 @@ class Linear(Module):
         return f"Linear(in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]})"
 ''',
             {'test_linear_backward'}, None),
-    Mistake('noise_activations', 'random dl/ds of the right shape', '01_layers', 'activations', '''\
+    Mistake('noise_activations',
+            'random dl/ds of the right shape',
+            '01_layers', 'activations', '''\
 class ReLU(Module):
     """x = max(0, s), entry by entry. Shape: any; the output has the input's shape."""
 
@@ -640,7 +691,9 @@ class Tanh(Module):
         return torch.randn_like(grad_wrt_output)
 ''',
             {'test_relu_backward', 'test_tanh_backward'}, None),
-    Mistake('noise_mse_gradient', 'a random loss gradient of the right shape', '01_layers', 'mse', '''\
+    Mistake('noise_mse_gradient',
+            'a random loss gradient of the right shape',
+            '01_layers', 'mse', '''\
 class MSE:
     """The paper's loss: the mean over the N samples of ||prediction - target||^2."""
 
@@ -654,14 +707,18 @@ class MSE:
         return torch.randn_like(predictions)
 ''',
             {'test_mse_gradient'}, None),
-    Mistake('noise_gradient_step', 'random steps', '02_training', 'gradient_step', '''\
+    Mistake('noise_gradient_step',
+            'random steps',
+            '02_training', 'gradient_step', '''\
 def gradient_step(model, step_size):
     """Eqs. (6) and (7): w <- w - step_size * dl/dw, in place, for every pair of model.param()."""
     for value, grad in model.param():
         value.sub_(step_size * torch.randn_like(grad))
 ''',
             {'test_algorithm_1', 'test_gradient_step', 'test_training_accuracy'}, None),
-    Mistake('noise_momentum_step', 'random steps', '03_momentum_and_batches', 'momentum_sgd', '''\
+    Mistake('noise_momentum_step',
+            'random steps',
+            '03_momentum_and_batches', 'momentum_sgd', '''\
 class MomentumSGD:
     """The paper's momentum (Section V-B) on a list of (value, gradient) pairs:
     V = beta V + (1 - beta) g, then w <- w - step_size V, for every pair, in place."""
@@ -678,7 +735,9 @@ class MomentumSGD:
             value.sub_(step_size * torch.randn_like(velocity))
 ''',
             {'test_momentum_step'}, None),
-    Mistake('noise_mean_of_sample_gradients', 'random tensors of the right shapes', '03_momentum_and_batches', 'mean_of_sample_gradients', '''\
+    Mistake('noise_mean_of_sample_gradients',
+            'random tensors of the right shapes',
+            '03_momentum_and_batches', 'mean_of_sample_gradients', '''\
 def mean_of_sample_gradients(model, x, t):
     """The mean over the N samples of (x, t) of each sample's gradient, one forward and
     backward per sample: a list with one tensor per (value, gradient) pair of model.param()."""
