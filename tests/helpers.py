@@ -2,11 +2,20 @@
 pytest puts ``tests/`` on the import path)."""
 from __future__ import annotations
 
+import pathlib
+
 import torch
 
 from minidl import Module
 
 F64 = torch.float64
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def course_source() -> pathlib.Path:
+    """The folder of the course's source notebooks (one folder per assignment, nbgrader's
+    ``source/``): the one place tests take it from, so that it can be built here instead."""
+    return ROOT / "course" / "source"
 
 
 def generator(seed: int) -> torch.Generator:

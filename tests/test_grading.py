@@ -4,8 +4,10 @@ import pytest
 import torch
 
 from minidl import MSE, Linear, Module, ReLU, Tanh
-from minidl.lab.grading import (RecordingModel, choose_layers, expect_algorithm_1, expect_close, grades_table,
-                                expect_gradients, expect_shape, reference_forward)
+from minidl.lab.grading import (RecordingModel, check_linear_backward, check_linear_forward,
+                                check_mean_of_sample_gradients, check_momentum_step, check_torch_equivalence,
+                                choose_layers, expect_algorithm_1, expect_close, expect_gradients, expect_shape,
+                                grades_table, reference_forward)
 from minidl.lab.gradcheck import check_module
 
 from helpers import F64
@@ -169,3 +171,64 @@ def test_grades_table_shows_students_by_assignment_and_what_was_not_handed_in(tm
         "ada      12/12      -            12/20",
         "bob      8/12       8/8          16/20"]
     assert grades_table(str(csv)).splitlines()[2] == "ada      12/12      0/8          12/20"
+
+
+def train_with_decay_written_as_0_9(model, x, t, *, epochs, step_size, decay=0.9, generator=None):
+    for epoch in range(epochs):
+        eta = step_size * 0.9 ** epoch
+        for i in torch.randperm(x.shape[0], generator=generator):
+            model.zero_grad()
+            model.backward(MSE.compute_grad(model.forward(x[i:i + 1]), t[i:i + 1]))
+            for value, grad in model.param():
+                value -= eta * grad
+
+
+def test_a_decay_written_as_0_9_is_told_apart_from_a_missing_zero_grad():
+    expect_algorithm_1(train_with_decay_written_as_0_9)             # the visible test: decay 0.9 passes
+    with pytest.raises(AssertionError) as info:
+        expect_algorithm_1(train_with_decay_written_as_0_9, n=20, epochs=2, step_size=1.0, decay=0.5, seed=6)
+    message = str(info.value)
+    assert "yours lowered it by 0.9" in message and "zero_grad" not in message
+    assert "1 x 0.9^1, though this call's decay is 0.5" in message and info.value.hint.key == "decay_ignored"
+
+
+def test_a_shape_error_in_forward_names_the_shapes_and_the_equation():
+    class Untransposed(StudentLinear):
+        def forward(self, input):
+            self.input = input
+            return input @ self.weight + self.bias
+    with pytest.raises(AssertionError) as info:
+        check_linear_forward(Untransposed, n=5, in_features=3, out_features=4, seed=1)
+    assert str(info.value).endswith("Likely mistake: forward got x (5, 3), weight (4, 3); "
+                                    "s = x w^T + b should be (5, 4).")
+    assert "your forward raised RuntimeError: mat1 and mat2 shapes cannot be multiplied" in str(info.value)
+
+
+def test_the_releases_stub_is_not_taken_for_a_shape_error():
+    """NotImplementedError is a RuntimeError: the stub nbgrader leaves must reach the student as
+    it is, not as a shape message."""
+    with pytest.raises(NotImplementedError):
+        check_linear_backward(NotImplementedLinear, n=5, in_features=3, out_features=4, seed=2)
+
+    class NoForward(StudentLinear):
+        def forward(self, input):
+            raise NotImplementedError()
+    with pytest.raises(NotImplementedError):
+        check_linear_forward(NoForward, n=5, in_features=3, out_features=4, seed=1)
+
+
+def test_assignment_3s_messages_say_which_parameter():
+    class Plain:                        # a plain gradient step: not the paper's momentum
+        def __init__(self, params, momentum):
+            self.params = list(params)
+
+        def step(self, step_size):
+            for value, grad in self.params:
+                value -= step_size * grad
+    with pytest.raises(AssertionError, match=r"step 1 of 3: layer 0 weight, V = beta V"):
+        check_momentum_step(Plain, momentum=0.5, step_size=0.1, steps=3, seed=0)
+    with pytest.raises(AssertionError, match=r"at step 1 of 5: layer 0 weight:"):
+        check_torch_equivalence(lambda step_size, momentum: {"lr": step_size, "momentum": momentum},
+                                step_size=0.1, momentum=0.5, steps=5, seed=0)
+    with pytest.raises(AssertionError, match=r"dL/dw of one forward and backward: layer 0 weight, shape \(4, 3\)"):
+        check_mean_of_sample_gradients(lambda model, x, t: [2 * grad for _, grad in model.param()], n=4, seed=0)

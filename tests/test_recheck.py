@@ -2,7 +2,6 @@
 cell must follow to run there, and the forked checks that nothing in a cell can fake."""
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -10,7 +9,9 @@ import pytest
 
 from minidl.lab.recheck import answers, code_cells, policy_problems, run_check
 
-SOURCE = pathlib.Path(__file__).resolve().parents[1] / "course" / "source"
+from helpers import course_source
+
+SOURCE = course_source()
 NOTEBOOKS = sorted(SOURCE.glob("*/*.ipynb"))
 PROTECTED = {"torch", "Module", "check_linear_forward", "check_linear_backward"}
 

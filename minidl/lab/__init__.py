@@ -12,6 +12,8 @@ Not part of the framework (``minidl/*.py``), which never imports it:
 - ``studies``: Figs. 4-6, momentum, batch sizes, smoothness of curves (notebooks 05-06);
 - ``playground``: the sliders of notebook 07;
 - ``grading``: the checks of the nbgrader course (``course/``), with messages that teach;
+- ``hints``: the likely mistake a wrong result's signature shows (transposed, N times too large,
+  negated, ...), named by ``grading``'s messages;
 - ``regrade``: ``make grade``, every submission in parallel and sandboxed, its notebook run by
   ``execute`` and its answers checked again by ``recheck``, where the student's code cannot
   reach the checks;

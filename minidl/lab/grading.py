@@ -12,7 +12,10 @@ failed test) with such a message, and pass silently otherwise.
 - ``RecordingModel`` and ``expect_algorithm_1``: what a training loop did, step by step,
   against Algorithm 1 (shuffle, one sample per step, step size times ``decay`` per epoch);
 - ``check_*``: one per exercise of the course, called by its graded test cell (visible tests
-  with one seed and shape, hidden tests with others);
+  with one seed and shape, hidden tests with others). A failure names the likely mistake when
+  the wrong result has a known signature (``minidl.lab.hints``: transposed, N times too large,
+  negated, ...), and a torch shape error raised by the student's code becomes a message that
+  names the shapes and the equation;
 - ``grades_table``: nbgrader's ``grades.csv`` as a table of students by assignment
   (``python -m minidl.lab.grading course/grades.csv``, the end of ``make grade``).
 """
@@ -22,6 +25,7 @@ import csv
 import json
 import os
 import sys
+from contextlib import contextmanager
 from typing import Callable, NamedTuple
 
 import torch
@@ -30,6 +34,7 @@ from .. import MSE, SGD, Linear, Module, ReLU, Sequential, Tanh, build_data
 from ..optim import decayed_step_size
 from ..utils import one_hot
 from .gradcheck import GradCheckResult, away_from_zero, check_loss, check_module, relative_error
+from .hints import CheckFailure, Hint, likely_mistake, matches
 from .tables import text_table
 
 F64 = torch.float64
@@ -52,6 +57,22 @@ def expect_close(got, expected: torch.Tensor, what: str, *, tolerance: float = 1
     if not error <= tolerance:
         raise AssertionError(f"{what}: largest relative error {error:.3g} (tolerance {tolerance:g}) at "
                              f"entry {index}: yours is {yours:.6g}, expected {wanted:.6g}")
+
+
+@contextmanager
+def hinted(hint: Hint | None):
+    """Run checks; if one fails (an AssertionError), the failure ends with ``hint``, the likely
+    mistake (unless it names one already)."""
+    try:
+        yield
+    except AssertionError as failure:
+        if hint is None or getattr(failure, "hint", None) is not None:
+            raise
+        raise CheckFailure(str(failure), hint) from None
+
+
+def _first_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
 def expect_gradients(result: GradCheckResult, labels: list[str]) -> None:
@@ -188,7 +209,8 @@ def expect_algorithm_1(train: Callable, *, n: int = 12, epochs: int = 3, step_si
     if len(steps) != n * epochs:
         raise AssertionError(f"Algorithm 1: {epochs} epochs of {n} samples make {n * epochs} steps "
                              f"(forward, backward, gradient step), your train made {len(steps)}")
-    w_after = float(model.w)
+    ws = [w for _, w in steps] + [float(model.w)]
+    lowered = [before - after for before, after in zip(ws, ws[1:])]     # by each step, in order
     orders = []
     for epoch in range(epochs):
         chunk = steps[epoch * n:(epoch + 1) * n]
@@ -198,20 +220,52 @@ def expect_algorithm_1(train: Callable, *, n: int = 12, epochs: int = 3, step_si
                                  f"samples was {order}")
         orders.append(order)
         eta = decayed_step_size(step_size, decay, epoch)
-        ws = [w for _, w in chunk] + [steps[(epoch + 1) * n][1] if epoch + 1 < epochs else w_after]
-        for k, (before, after) in enumerate(zip(ws, ws[1:])):
-            if abs((before - after) - eta) > 1e-9 * max(1.0, abs(eta)):
-                hint = (" The gradient grew from step to step: call zero_grad() before backward "
-                        "(backward adds to the stored gradients)." if before - after > eta else
-                        " Nothing changed: update the parameters in place (w -= eta * grad)."
-                        if before == after else "")
-                raise AssertionError(
+        for k in range(n):
+            if not _same(lowered[epoch * n + k], eta):
+                hint = _step_size_mistake(lowered, n=n, epoch=epoch, k=k, step_size=step_size, decay=decay)
+                raise CheckFailure(
                     f"Algorithm 1, epoch {epoch}, step {k}: with dl/dw = 1 a step of eqs. (6)-(7) lowers w "
                     f"by the step size {step_size} x {decay}^{epoch} = {eta:.6g}; yours lowered it by "
-                    f"{before - after:.6g}.{hint}")
+                    f"{lowered[epoch * n + k]:.6g}.", hint)
     if epochs > 1 and all(order == orders[0] for order in orders):
         raise AssertionError(f"Algorithm 1, line 3: shuffle the samples at every epoch; yours took the "
                              f"same order {orders[0]} in all {epochs} epochs")
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(b))
+
+
+def _step_size_mistake(lowered: list[float], *, n: int, epoch: int, k: int, step_size: float,
+                       decay: float) -> Hint | None:
+    """What the steps of a train that failed Algorithm 1 at step ``k`` of ``epoch`` look like
+    (``lowered``: how much each step lowered w, with dl/dw = 1 after zero_grad)."""
+    eta = decayed_step_size(step_size, decay, epoch)
+    j = epoch * n + k                                  # the failing step, counted from the start
+    d = lowered[j]
+    this_epoch = lowered[epoch * n:(epoch + 1) * n]
+    if d == 0:
+        return Hint("not_updated", "Nothing changed: model.param() still holds the old values (a new "
+                                   "tensor bound to a name changes nothing): update the parameters in place")
+    if _same(-d, eta):
+        return Hint("negated", f"your step raised w by the step size {eta:.6g} instead of lowering it: "
+                               f"eqs. (6)-(7) go against the gradient")
+    if _same(d, (j + 1) * eta) or _same(d, (k + 1) * eta):
+        return Hint("no_zero_grad", f"The gradient grew from step to step (step {k} lowered w by "
+                                    f"{round(d / eta)} step sizes): call zero_grad() before backward "
+                                    f"(backward adds to the stored gradients)")
+    if k > 0 and _same(d, lowered[j - 1] * decay):
+        return Hint("decay_per_sample", f"your step size shrank by the factor decay = {decay:g} from one "
+                                        f"step to the next inside epoch {epoch}: Algorithm 1 multiplies it by "
+                                        f"decay once per epoch, not once per sample")
+    if epoch > 0 and all(_same(x, d) for x in this_epoch) and d > 0:
+        used = (d / step_size) ** (1 / epoch)
+        if _same(used, 1.0):
+            return Hint("no_decay", f"your step size is {step_size:g} in every epoch: it never decays")
+        return Hint("decay_ignored", f"your step size in epoch {epoch} is {step_size:g} x {used:.6g}^{epoch}, "
+                                     f"though this call's decay is {decay:g}: your train does not take its "
+                                     f"decay from the decay argument")
+    return None
 
 
 # --- assignment 1: the layers ----------------------------------------------------------------
@@ -230,7 +284,19 @@ def check_linear_forward(Linear_: type, *, n: int, in_features: int, out_feature
     x = torch.randn(n, in_features, generator=g, dtype=F64)
     what = (f"Linear({in_features}, {out_features}).forward on x of shape (N, in) = {(n, in_features)}: "
             f"s = x w^T + b (Step 1 of Section III-B), shape (N, out)")
-    expect_close(layer.forward(x), _twin(layer).forward(x), what)
+    expected = _twin(layer).forward(x)
+    try:
+        got = layer.forward(x)
+    except NotImplementedError:         # the release's stub: not a mistake to name
+        raise
+    except RuntimeError as error:       # a torch shape error in the student's code
+        raise CheckFailure(f"{what}: your forward raised {_first_line(error)}",
+                           Hint("forward_shapes", f"forward got x {tuple(x.shape)}, weight "
+                                                  f"{tuple(layer.weight.shape)}; s = x w^T + b should be "
+                                                  f"{(n, out_features)}")) from None
+    with hinted(likely_mistake(got, expected, what="your s = forward(x)",
+                               notes={"transposed": "s has one row per sample, shape (N, out)"})):
+        expect_close(got, expected, what)
 
 
 def check_linear_backward(Linear_: type, *, n: int, in_features: int, out_features: int, seed: int) -> None:
@@ -245,26 +311,82 @@ def check_linear_backward(Linear_: type, *, n: int, in_features: int, out_featur
     labels = [f"dl/dx, returned (eq. (2), shape (N, in) = {(n, in_features)})",
               f"grad_weight (eq. (4) summed over the N samples, shape (out, in) = {(out_features, in_features)})",
               f"grad_bias (eq. (5) summed over the N samples, shape (out,) = {(out_features,)})"]
-    layer.forward(x)
-    layer.zero_grad()
-    returned = layer.backward(r)
-    expect_shape(returned, (n, in_features), f"{name}: {labels[0]}")
-    for label, (value, grad) in zip(labels[1:], layer.param()):
-        expect_shape(grad, value.shape, f"{name}: {label}")
-    expect_gradients(check_module(layer, x, generator=g, name=name), labels)
     twin = _twin(layer)
     twin.forward(x)
     expected = twin.backward(r)
+    wants = [want.clone() for _, want in twin.param()]
     layer.forward(x)
     layer.zero_grad()
-    expect_close(layer.backward(r), expected, f"{name} against minidl's Linear: {labels[0]}")
-    for label, (_, grad), (_, want) in zip(labels[1:], layer.param(), twin.param()):
-        expect_close(grad, want, f"{name} against minidl's Linear: {label}")
+    try:
+        returned = layer.backward(r)
+    except NotImplementedError:         # the release's stub: not a mistake to name
+        raise
+    except RuntimeError as error:       # a torch shape error in the student's code
+        raise CheckFailure(f"{name}: your backward raised {_first_line(error)}",
+                           _linear_backward_shapes(Linear_, n=n, in_features=in_features,
+                                                   out_features=out_features, seed=seed)) from None
+    grads = [grad.clone() if isinstance(grad, torch.Tensor) else grad for _, grad in layer.param()] + [None, None]
+    hint = (likely_mistake(returned, expected, what="your dl/dx (returned)", n=n,
+                           notes={"transposed": "eq. (2) is g w, shapes (N, out)(out, in) -> (N, in)"})
+            or likely_mistake(grads[0], wants[0], what="your dl/dw (grad_weight)", n=n,
+                              notes={"transposed": "eq. (4) is g^T x, shapes (out, N)(N, in) -> (out, in)"})
+            or likely_mistake(grads[1], wants[1], what="your dl/db (grad_bias)", n=n,
+                              notes={"divided_by_n": "eq. (5) adds up the N samples' dl/db"}))
+    with hinted(hint):
+        expect_shape(returned, (n, in_features), f"{name}: {labels[0]}")
+        for label, (value, grad) in zip(labels[1:], layer.param()):
+            expect_shape(grad, value.shape, f"{name}: {label}")
+        expect_gradients(check_module(layer, x, generator=g, name=name), labels)
+        layer.forward(x)
+        layer.zero_grad()
+        expect_close(layer.backward(r), expected, f"{name} against minidl's Linear: {labels[0]}")
+        for label, (_, grad), want in zip(labels[1:], layer.param(), wants):
+            expect_close(grad, want, f"{name} against minidl's Linear: {label}")
     layer.forward(x)
     layer.backward(r)
-    for label, (_, grad), (_, want) in zip(labels[1:], layer.param(), twin.param()):
-        expect_close(grad, 2 * want, f"{name}, called twice without zero_grad: {label} must add up "
-                                     f"(use +=, as the docstring says)")
+    for label, (_, grad), want in zip(labels[1:], layer.param(), wants):
+        replaced = (want, f"after two backward calls without zero_grad your {label.split(' ')[0]} holds the "
+                          f"gradient of one call: the second call replaced the first instead of adding to it")
+        with hinted(likely_mistake(grad, 2 * want, what=f"your {label.split(' ')[0]}",
+                                   alternatives={"not_accumulating": replaced})):
+            expect_close(grad, 2 * want, f"{name}, called twice without zero_grad: {label} must add up "
+                                         f"(use +=, as the docstring says)")
+
+
+def _linear_backward_shapes(Linear_: type, *, n: int, in_features: int, out_features: int, seed: int) -> Hint:
+    """The likely mistake of a ``Linear.backward`` that raised a torch shape error: the student's
+    backward is run again on fresh layers whose grad_weight (or grad_bias) has the shape that
+    their code seems to compute; if it then runs and gives the transposed eq. (4) (or one row
+    of dl/db per sample), that is the mistake. Else: the shapes of every quantity."""
+    def case(attribute: str | None, shape: tuple[int, ...]):
+        g = torch.Generator().manual_seed(seed)
+        layer = reference_forward(Linear_(in_features, out_features, generator=g, dtype=F64))
+        x = torch.randn(n, in_features, generator=g, dtype=F64)
+        r = torch.randn(n, out_features, generator=g, dtype=F64)
+        if attribute is not None:
+            setattr(layer, attribute, torch.zeros(shape, dtype=F64))
+        layer.forward(x)
+        return layer, x, r
+
+    probes = [("transposed", "grad_weight", (in_features, out_features), lambda x, r: (r.T @ x).T,
+               f"your dl/dw (grad_weight) comes out with shape (in, out) = {(in_features, out_features)}, the "
+               f"transpose of eq. (4): g^T x, shapes (out, N)(N, in) -> (out, in) = {(out_features, in_features)}"),
+              ("not_summed", "grad_bias", (n, out_features), lambda x, r: r,
+               f"your dl/db (grad_bias) comes out with one row per sample, shape (N, out) = {(n, out_features)}: "
+               f"eq. (5) is summed over the N samples, shape (out,) = {(out_features,)}")]
+    for key, attribute, shape, signature, text in probes:
+        layer, x, r = case(attribute, shape)
+        try:
+            layer.backward(r)
+        except Exception:               # noqa: BLE001 (not this mistake)
+            continue
+        got = getattr(layer, attribute)
+        if isinstance(got, torch.Tensor) and matches(got, signature(x, r)):
+            return Hint(key, text)
+    return Hint("backward_shapes", f"backward got g = dl/ds {(n, out_features)}, x {(n, in_features)}, weight "
+                                   f"{(out_features, in_features)}; eq. (2) dl/dx = g w should be "
+                                   f"{(n, in_features)}, eq. (4) dl/dw = g^T x {(out_features, in_features)}, "
+                                   f"eq. (5) dl/db {(out_features,)}")
 
 
 def check_activation_backward(cls: type, *, shape: tuple[int, ...], seed: int) -> None:
@@ -278,12 +400,35 @@ def check_activation_backward(cls: type, *, shape: tuple[int, ...], seed: int) -
     label = f"dl/ds = dl/dx * sigma'(s), element-wise (eq. (3)), shape {tuple(shape)}"
     layer = cls()
     layer.forward(s)
-    expect_shape(layer.backward(r), shape, f"{name}: {label}")
-    expect_gradients(check_module(layer, s, generator=g, name=name), [label])
+    got = layer.backward(r)
     twin = reference()
     twin.forward(s)
-    layer.forward(s)
-    expect_close(layer.backward(r), twin.backward(r), f"{name} against minidl's {cls.__name__}: {label}")
+    expected = twin.backward(r)
+    hint = likely_mistake(got, expected, what="your dl/ds", s=s if reference is ReLU else None,
+                          alternatives=_activation_signatures(cls.__name__, s, r))
+    with hinted(hint):
+        expect_shape(got, shape, f"{name}: {label}")
+        expect_gradients(check_module(layer, s, generator=g, name=name), [label])
+        layer.forward(s)
+        expect_close(layer.backward(r), expected, f"{name} against minidl's {cls.__name__}: {label}")
+
+
+def _activation_signatures(name: str, s: torch.Tensor, r: torch.Tensor) -> dict[str, tuple[torch.Tensor, str]]:
+    """What known wrong backwards of ReLU or Tanh give for the input ``s`` and dl/dx = ``r``."""
+    if name == "ReLU":
+        return {"mask_from_wrong_tensor": (r * (r > 0), "your dl/ds keeps dl/dx where dl/dx > 0: the mask "
+                                                        "follows the sign of the incoming gradient, not of s"),
+                "times_output": (r * s.clamp(min=0), "your dl/ds is dl/dx times ReLU(s), the activation itself, "
+                                                     "not its derivative sigma'(s)")}
+    x = torch.tanh(s)
+    return {"sigma_prime_of_output": (r * (1 - torch.tanh(x) ** 2),
+                                      "your dl/ds is dl/dx (1 - tanh(x)^2) with x = tanh(s) the layer's output: "
+                                      "tanh is applied twice (sigma'(s) = 1 - tanh(s)^2 takes s; written with "
+                                      "the output it is 1 - x^2)"),
+            "sigma_prime_of_input": (r * (1 - s ** 2), "your dl/ds is dl/dx (1 - s^2): the form 1 - x^2 of "
+                                                       "sigma' takes the output x = tanh(s), not the input s"),
+            "times_output": (r * x, "your dl/ds is dl/dx times tanh(s), the activation itself, not its "
+                                    "derivative sigma'(s)")}
 
 
 def check_mse_gradient(cls: type, *, n: int, outputs: int, seed: int) -> None:
@@ -294,10 +439,16 @@ def check_mse_gradient(cls: type, *, n: int, outputs: int, seed: int) -> None:
     t = torch.randn(n, outputs, generator=g, dtype=F64)
     label = (f"dL/d(predictions) = 2 (predictions - targets) / N (eq. (1) for each sample, divided by "
              f"the N = {n} samples of the mean), shape (N, C) = {(n, outputs)}")
-    expect_shape(cls.compute_grad(p.clone(), t), (n, outputs), f"MSE.compute_grad: {label}")
-    expect_gradients(check_loss(cls, p, t), [label])
-    expect_close(cls.compute_grad(p.clone(), t), MSE.compute_grad(p.clone(), t),
-                 f"MSE.compute_grad against minidl's MSE: {label}")
+    got, expected = cls.compute_grad(p.clone(), t), MSE.compute_grad(p.clone(), t)
+    half = (expected / 2, "your dL/d(predictions) is half the expected one: the derivative of "
+                          "(p - t)^2 with respect to p is 2 (p - t)")
+    hint = likely_mistake(got, expected, what="your dL/d(predictions)", n=n, alternatives={"half": half},
+                          notes={"times_n": "the loss is the mean over the N samples, so its gradient carries 1/N",
+                                 "negated": "eq. (1) is the derivative with respect to the prediction"})
+    with hinted(hint):
+        expect_shape(got, (n, outputs), f"MSE.compute_grad: {label}")
+        expect_gradients(check_loss(cls, p, t), [label])
+        expect_close(cls.compute_grad(p.clone(), t), expected, f"MSE.compute_grad against minidl's MSE: {label}")
 
 
 # --- assignment 2: training -----------------------------------------------------------------
@@ -306,10 +457,13 @@ def _small_network(seed: int) -> Sequential:
     return Sequential(Linear(3, 4, dtype=F64, generator=g), Tanh(), Linear(4, 2, dtype=F64, generator=g))
 
 
-def _pair_names(model: Sequential) -> list[str]:
+def _pair_names(model: Sequential) -> list[tuple[str, str]]:
+    """(label, the layer and equation) of every (value, gradient) pair of ``model.param()``:
+    ("layer 0 weight", "Linear(in_features=3, out_features=4), eq. (6)")."""
     names = []
     for k, layer in enumerate(model.layers):
-        names += [f"layer {k} ({layer!r}) weight, eq. (6)", f"layer {k} ({layer!r}) bias, eq. (7)"][:len(layer.param())]
+        names += [(f"layer {k} weight", f"{layer!r}, eq. (6)"),
+                  (f"layer {k} bias", f"{layer!r}, eq. (7)")][:len(layer.param())]
     return names
 
 
@@ -322,15 +476,22 @@ def check_gradient_step(gradient_step: Callable, *, step_size: float, seed: int)
         grad.copy_(torch.randn(grad.shape, generator=g, dtype=F64))
     before = [(value, value.clone(), grad.clone()) for value, grad in model.param()]
     gradient_step(model, step_size)
-    for name, (value, old, grad), (now, _) in zip(_pair_names(model), before, model.param()):
+    for (label, equation), (value, old, grad), (now, _) in zip(_pair_names(model), before, model.param()):
+        name = f"{label} ({equation})"
         if now is not value:
             raise AssertionError(f"gradient_step: {name}: model.param() holds new tensors; update the "
                                  f"values in place (value -= step_size * grad)")
         if torch.equal(now, old):
-            raise AssertionError(f"gradient_step: {name} did not change; update it in place: "
-                                 f"value -= step_size * grad (a new tensor bound to a name changes nothing)")
-        expect_close(now, old - step_size * grad, f"gradient_step(model, step_size={step_size}): {name}, "
-                                                 f"w <- w - eta dl/dw, shape {tuple(old.shape)}")
+            raise CheckFailure(f"gradient_step: {name} did not change; update it in place: "
+                               f"value -= step_size * grad (a new tensor bound to a name changes nothing)",
+                               Hint("not_updated", f"model.param() still holds the same tensor for {label}, "
+                                                   f"unchanged: the new value went to another tensor"))
+        hint = likely_mistake(now - old, -step_size * grad, what=f"your step of {label} (new value - old value)",
+                              alternatives={"no_step_size": (-grad, f"your step of {label} is -dl/dw: the step "
+                                                                    f"size is missing")})
+        with hinted(hint):
+            expect_close(now, old - step_size * grad, f"gradient_step(model, step_size={step_size}): {name}, "
+                                                      f"w <- w - eta dl/dw, shape {tuple(old.shape)}")
 
 
 def check_training(train: Callable, network: Callable, *, epochs: int, seed: int,
@@ -374,12 +535,23 @@ def check_momentum_step(MomentumSGD: type, *, momentum: float, step_size: float,
         for (_, a), (_, b), grad in zip(ours.param(), theirs.param(), grads):
             a.copy_(grad)
             b.copy_(grad)
+        previous = [want.clone() for want, _ in theirs.param()]
         optimizer.step(step_size)
         reference.step(step_size)
-        for name, (value, _), (want, _) in zip(names, ours.param(), theirs.param()):
-            expect_close(value, want, f"MomentumSGD(momentum={momentum}).step({step_size}), step {step + 1} "
-                                      f"of {steps}: {name.split(',')[0]}, V = beta V + (1 - beta) g and "
-                                      f"w <- w - eta V (Section V-B), shape {tuple(want.shape)}")
+        for (label, _), (value, _), (want, _), old, grad in zip(names, ours.param(), theirs.param(), previous, grads):
+            alone = (-step_size * (1 - momentum) * grad,
+                     f"your step of {label} is -eta (1 - beta) g with g this step's gradient alone: the velocity "
+                     f"of the earlier steps was not kept")
+            plain = (-step_size * grad, f"your step of {label} is the plain gradient step -eta g: the velocity "
+                                        f"V plays no part in it")
+            hint = likely_mistake(value - old, want - old, what=f"your step of {label} (new value - old value)",
+                                  beta=momentum, alternatives={"velocity_not_kept": alone, "plain_sgd": plain},
+                                  notes={"times_1_over_1_minus_beta": "the paper's velocity puts the factor "
+                                                                      "(1 - beta) on g"})
+            with hinted(hint):
+                expect_close(value, want, f"MomentumSGD(momentum={momentum}).step({step_size}), step {step + 1} "
+                                          f"of {steps}: {label}, V = beta V + (1 - beta) g and "
+                                          f"w <- w - eta V (Section V-B), shape {tuple(want.shape)}")
 
 
 def check_torch_equivalence(torch_sgd_arguments: Callable, *, step_size: float, momentum: float,
@@ -399,12 +571,19 @@ def check_torch_equivalence(torch_sgd_arguments: Callable, *, step_size: float, 
         for (_, grad), tensor, new in zip(model.param(), tensors, grads):
             grad.copy_(new)
             tensor.grad = new.clone()
+        previous = [value.clone() for value, _ in model.param()]
         ours.step(step_size)
         theirs.step()
-        for name, (value, _), tensor in zip(names, model.param(), tensors):
-            expect_close(tensor.detach(), value,
-                         f"torch.optim.SGD(**{arguments}) against the paper's momentum (eta={step_size}, "
-                         f"beta={momentum}) at step {step + 1} of {steps}: {name.split(',')[0]}")
+        for (label, _), (value, _), tensor, old in zip(names, model.param(), tensors, previous):
+            hint = likely_mistake(tensor.detach() - old, value - old, beta=momentum,
+                                  what=f"the step of torch.optim.SGD with your arguments, for {label},",
+                                  notes={"times_1_over_1_minus_beta": "torch.optim.SGD's velocity is "
+                                                                      "V = beta V + g, without the paper's "
+                                                                      "factor (1 - beta) on g"})
+            with hinted(hint):
+                expect_close(tensor.detach(), value,
+                             f"torch.optim.SGD(**{arguments}) against the paper's momentum (eta={step_size}, "
+                             f"beta={momentum}) at step {step + 1} of {steps}: {label}")
 
 
 def check_mean_of_sample_gradients(mean_of_sample_gradients: Callable, *, n: int, seed: int) -> None:
@@ -424,9 +603,19 @@ def check_mean_of_sample_gradients(mean_of_sample_gradients: Callable, *, n: int
         raise AssertionError(f"mean_of_sample_gradients: expected a list of {len(batch)} tensors, one per "
                              f"(value, gradient) pair of model.param(), got {type(means).__name__}"
                              f"{' of length %d' % len(means) if hasattr(means, '__len__') else ''}")
-    for name, mean, want in zip(_pair_names(model), means, batch):
-        expect_close(mean, want, f"mean over the N = {n} samples of dl_i/dw against the batch gradient dL/dw "
-                                 f"of one forward and backward: {name.split(',')[0]}, shape {tuple(want.shape)}")
+    means = [mean.clone() if isinstance(mean, torch.Tensor) else mean for mean in means]
+    model.zero_grad()                   # the last sample's gradient: what a list of aliases holds
+    model.backward(MSE.compute_grad(model.forward(x[-1:]), t[-1:]))
+    last = [grad.clone() for _, grad in model.param()]
+    for (label, _), mean, want, alias in zip(_pair_names(model), means, batch, last):
+        same = (alias, f"your mean of {label} equals the last sample's gradient alone: every entry of your "
+                       f"list is the one gradient tensor of model.param(), which each zero_grad and backward "
+                       f"overwrite")
+        hint = likely_mistake(mean, want, what=f"your mean of {label}", n=n, alternatives={"last_sample_only": same},
+                              notes={"times_n": "a sum over the samples, not a mean"})
+        with hinted(hint):
+            expect_close(mean, want, f"mean over the N = {n} samples of dl_i/dw against the batch gradient "
+                                     f"dL/dw of one forward and backward: {label}, shape {tuple(want.shape)}")
 
 
 # --- the teacher's table ------------------------------------------------------------------------
