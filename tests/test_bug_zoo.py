@@ -1,6 +1,7 @@
 """The bug zoo (``tests/bug_zoo.py``) through the course's graded cells, as nbgrader runs them.
 
-For each mistake, its answer cell takes the place of the correct one in the source notebook;
+For each mistake, its answer cell (the correct cell with the zoo's edits made, ``bug_zoo.answer``)
+takes the place of the correct one in the source notebook;
 the notebook's cells run in order in one namespace (every nbgrader cell: the locked set-up, the
 answers, the locked test cells with their hidden tests; not the free cells a student may edit
 or delete). Exactly the mistake's test cells must fail, every other keeps its points, and the
@@ -26,7 +27,7 @@ from typing import NamedTuple
 import nbformat
 import pytest
 
-from bug_zoo import NOISE, ZOO, Mistake
+from bug_zoo import NOISE, ZOO, Mistake, answer
 from helpers import course_source
 from minidl.lab.recheck import policy_problems
 
@@ -86,7 +87,7 @@ def _grade_entry(entry: tuple[str, dict[str, str]]) -> dict[str, Failure | None]
 def outcomes() -> dict[str, dict[str, Failure | None]]:
     """name -> the grade of every zoo entry, noise entry and correct notebook ('correct <assignment>'),
     computed in parallel (a fresh 'spawn' process per worker: pytest's process has run torch threads)."""
-    jobs = {m.name: (m.assignment, {m.grade_id: m.source}) for m in ZOO + NOISE}
+    jobs = {m.name: (m.assignment, {m.grade_id: source_of(m)}) for m in ZOO + NOISE}
     jobs.update({f"correct {a}": (a, {}) for a in ASSIGNMENTS})
     trainings = {m.name: 2 - ("test_training_accuracy" in m.fails)       # the paper's network, trained
                  for m in ZOO + NOISE if m.assignment == "02_training"}    # twice if it passes the first
@@ -95,6 +96,13 @@ def outcomes() -> dict[str, dict[str, Failure | None]]:
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=get_context("spawn")) as pool:
         results = dict(zip(order, pool.map(_grade_entry, [jobs[name] for name in order])))
     return results
+
+
+def source_of(mistake: Mistake) -> str:
+    """The answer cell with the mistake made, from the source notebook's correct one."""
+    [correct] = [source for meta, source in nbgrader_cells(mistake.assignment)
+                 if meta.get("solution") and meta["grade_id"] == mistake.grade_id]
+    return answer(mistake, correct)
 
 
 def graded_cells(assignment: str) -> list[str]:
@@ -108,7 +116,7 @@ def test_the_zoo_has_at_least_15_mistakes_across_the_three_assignments():
     for m in ZOO + NOISE:
         answers = {meta["grade_id"]: source for meta, source in nbgrader_cells(m.assignment) if meta.get("solution")}
         assert m.grade_id in answers, m.name
-        assert m.source.strip() != answers[m.grade_id].strip(), f"{m.name}: no mistake made"
+        assert source_of(m).strip() != answers[m.grade_id].strip(), f"{m.name}: no mistake made"
         assert m.fails and m.fails <= set(graded_cells(m.assignment)), m.name
 
 
@@ -134,7 +142,7 @@ def test_every_zoo_answer_is_code_the_clean_recheck_runs(mistake):
     protected = {name for meta, source in nbgrader_cells(mistake.assignment) if meta.get("locked")
                  for name in bound_names(source)}
     assert "torch" in protected
-    assert policy_problems(mistake.source, protected) == []
+    assert policy_problems(source_of(mistake), protected) == []
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

@@ -176,9 +176,10 @@ def test_grades_table_shows_students_by_assignment_and_what_was_not_handed_in(tm
 def train_with_decay_written_as_0_9(model, x, t, *, epochs, step_size, decay=0.9, generator=None):
     for epoch in range(epochs):
         eta = step_size * 0.9 ** epoch
-        for i in torch.randperm(x.shape[0], generator=generator):
+        for i in torch.randperm(len(x), generator=generator):
             model.zero_grad()
-            model.backward(MSE.compute_grad(model.forward(x[i:i + 1]), t[i:i + 1]))
+            y_hat = model.forward(x[i:i + 1])
+            model.backward(MSE.compute_grad(y_hat, t[i:i + 1]))
             for value, grad in model.param():
                 value -= eta * grad
 
