@@ -49,14 +49,16 @@ def expect_shape(got, shape: tuple[int, ...], what: str) -> None:
         raise AssertionError(f"{what}: expected shape {shape}, got {tuple(got.shape)}")
 
 
-def expect_close(got, expected: torch.Tensor, what: str, *, tolerance: float = 1e-10) -> None:
+def expect_close(got, expected: torch.Tensor, what: str, *, tolerance: float = 1e-10) -> float:
     """``got`` has ``expected``'s shape and values, to a relative error of ``tolerance``
-    (``minidl.lab.gradcheck.relative_error``); else AssertionError with the worst entry."""
+    (``minidl.lab.gradcheck.relative_error``); else AssertionError with the worst entry.
+    Returns the largest relative error."""
     expect_shape(got, expected.shape, what)
     error, index, yours, wanted = relative_error(got.detach(), expected.detach())
     if not error <= tolerance:
         raise AssertionError(f"{what}: largest relative error {error:.3g} (tolerance {tolerance:g}) at "
                              f"entry {index}: yours is {yours:.6g}, expected {wanted:.6g}")
+    return error
 
 
 @contextmanager
@@ -75,17 +77,28 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
-def expect_gradients(result: GradCheckResult, labels: list[str]) -> None:
-    """Pass if the gradient check passed; else AssertionError naming, for each failing gradient,
-    ``labels[k]`` (its equation: the k-th quantity checked, ``'input'`` first, then the
-    parameters in ``param()`` order), its error and its worst entry."""
+def expect_gradients(result: GradCheckResult, labels: list[str]) -> list[float]:
+    """Pass if the gradient check passed, returning each gradient's largest relative error
+    against finite differences (in ``labels``' order); else AssertionError naming, for each
+    failing gradient, ``labels[k]`` (its equation: the k-th quantity checked, ``'input'`` first,
+    then the parameters in ``param()`` order), its error and its worst entry."""
     if result.passed:
-        return
+        return list(result.errors.values())
     label_of = dict(zip(result.errors, labels + list(result.errors)[len(labels):]))
     lines = [f"- {label_of[quantity]}: relative error {error:.3g} against finite differences (threshold "
              f"{result.threshold:g}); worst at entry {index}: yours is {yours:.6g}, finite differences give "
              f"{numerical:.6g}" for quantity, error, index, yours, numerical in result.failing()]
     raise AssertionError(f"{result.name}: backward is not the derivative of forward\n" + "\n".join(lines))
+
+
+def report(name: str, rows: list[tuple[str, float, float]]) -> None:
+    """Print what a passed check measured, so that a student sees it: per quantity (its equation
+    and shape), the largest relative error against finite differences (None: not checked so)
+    and against minidl's own layer on the same weights."""
+    print(f"{name}: passed")
+    for label, against_fd, against_minidl in rows:
+        fd = "" if against_fd is None else f"{against_fd:.1e} against finite differences, "
+        print(f"  {label}: largest relative error {fd}{against_minidl:.1e} against minidl's")
 
 
 def reference_forward(layer: Module) -> Module:
@@ -230,6 +243,9 @@ def expect_algorithm_1(train: Callable, *, n: int = 12, epochs: int = 3, step_si
     if epochs > 1 and all(order == orders[0] for order in orders):
         raise AssertionError(f"Algorithm 1, line 3: shuffle the samples at every epoch; yours took the "
                              f"same order {orders[0]} in all {epochs} epochs")
+    sizes = ", ".join(f"{decayed_step_size(step_size, decay, e):.4g}" for e in range(epochs))
+    print(f"Algorithm 1 on {epochs} epochs of N = {n} samples: passed\n  each epoch took every sample once, "
+          f"one per step, in a new order; the steps of eqs. (6), (7) had the step sizes {sizes}")
 
 
 def _same(a: float, b: float) -> bool:
@@ -296,7 +312,8 @@ def check_linear_forward(Linear_: type, *, n: int, in_features: int, out_feature
                                                   f"{(n, out_features)}")) from None
     with hinted(likely_mistake(got, expected, what="your s = forward(x)",
                                notes={"transposed": "s has one row per sample, shape (N, out)"})):
-        expect_close(got, expected, what)
+        error = expect_close(got, expected, what)
+    report(f"Linear({in_features}, {out_features}).forward", [(what.split(": ", 1)[1], None, error)])
 
 
 def check_linear_backward(Linear_: type, *, n: int, in_features: int, out_features: int, seed: int) -> None:
@@ -336,12 +353,12 @@ def check_linear_backward(Linear_: type, *, n: int, in_features: int, out_featur
         expect_shape(returned, (n, in_features), f"{name}: {labels[0]}")
         for label, (value, grad) in zip(labels[1:], layer.param()):
             expect_shape(grad, value.shape, f"{name}: {label}")
-        expect_gradients(check_module(layer, x, generator=g, name=name), labels)
+        against_fd = expect_gradients(check_module(layer, x, generator=g, name=name), labels)
         layer.forward(x)
         layer.zero_grad()
-        expect_close(layer.backward(r), expected, f"{name} against minidl's Linear: {labels[0]}")
+        against_minidl = [expect_close(layer.backward(r), expected, f"{name} against minidl's Linear: {labels[0]}")]
         for label, (_, grad), want in zip(labels[1:], layer.param(), wants):
-            expect_close(grad, want, f"{name} against minidl's Linear: {label}")
+            against_minidl.append(expect_close(grad, want, f"{name} against minidl's Linear: {label}"))
     layer.forward(x)
     layer.backward(r)
     for label, (_, grad), want in zip(labels[1:], layer.param(), wants):
@@ -351,6 +368,7 @@ def check_linear_backward(Linear_: type, *, n: int, in_features: int, out_featur
                                    alternatives={"not_accumulating": replaced})):
             expect_close(grad, 2 * want, f"{name}, called twice without zero_grad: {label} must add up "
                                          f"(use +=, as the docstring says)")
+    report(name, list(zip(labels, against_fd, against_minidl)))
 
 
 def _linear_backward_shapes(Linear_: type, *, n: int, in_features: int, out_features: int, seed: int) -> Hint:
@@ -408,9 +426,10 @@ def check_activation_backward(cls: type, *, shape: tuple[int, ...], seed: int) -
                           alternatives=_activation_signatures(cls.__name__, s, r))
     with hinted(hint):
         expect_shape(got, shape, f"{name}: {label}")
-        expect_gradients(check_module(layer, s, generator=g, name=name), [label])
+        [against_fd] = expect_gradients(check_module(layer, s, generator=g, name=name), [label])
         layer.forward(s)
-        expect_close(layer.backward(r), expected, f"{name} against minidl's {cls.__name__}: {label}")
+        against_minidl = expect_close(layer.backward(r), expected, f"{name} against minidl's {cls.__name__}: {label}")
+    report(name, [(label, against_fd, against_minidl)])
 
 
 def _activation_signatures(name: str, s: torch.Tensor, r: torch.Tensor) -> dict[str, tuple[torch.Tensor, str]]:
@@ -447,8 +466,10 @@ def check_mse_gradient(cls: type, *, n: int, outputs: int, seed: int) -> None:
                                  "negated": "eq. (1) is the derivative with respect to the prediction"})
     with hinted(hint):
         expect_shape(got, (n, outputs), f"MSE.compute_grad: {label}")
-        expect_gradients(check_loss(cls, p, t), [label])
-        expect_close(cls.compute_grad(p.clone(), t), expected, f"MSE.compute_grad against minidl's MSE: {label}")
+        [against_fd] = expect_gradients(check_loss(cls, p, t), [label])
+        against_minidl = expect_close(cls.compute_grad(p.clone(), t), expected,
+                                      f"MSE.compute_grad against minidl's MSE: {label}")
+    report(f"MSE.compute_grad on N = {n} samples", [(label, against_fd, against_minidl)])
 
 
 # --- assignment 2: training -----------------------------------------------------------------
@@ -476,6 +497,7 @@ def check_gradient_step(gradient_step: Callable, *, step_size: float, seed: int)
         grad.copy_(torch.randn(grad.shape, generator=g, dtype=F64))
     before = [(value, value.clone(), grad.clone()) for value, grad in model.param()]
     gradient_step(model, step_size)
+    errors = []
     for (label, equation), (value, old, grad), (now, _) in zip(_pair_names(model), before, model.param()):
         name = f"{label} ({equation})"
         if now is not value:
@@ -490,8 +512,10 @@ def check_gradient_step(gradient_step: Callable, *, step_size: float, seed: int)
                               alternatives={"no_step_size": (-grad, f"your step of {label} is -dl/dw: the step "
                                                                     f"size is missing")})
         with hinted(hint):
-            expect_close(now, old - step_size * grad, f"gradient_step(model, step_size={step_size}): {name}, "
-                                                      f"w <- w - eta dl/dw, shape {tuple(old.shape)}")
+            errors.append(expect_close(now, old - step_size * grad, f"gradient_step(model, step_size={step_size}): "
+                                       f"{name}, w <- w - eta dl/dw, shape {tuple(old.shape)}"))
+    print(f"gradient_step(model, step_size={step_size}): passed\n  eqs. (6), (7) on the {len(errors)} parameters "
+          f"of a 3-4-2 network (Linear, Tanh, Linear): largest relative error {max(errors):.1e} against w - eta dl/dw, every tensor updated in place")
 
 
 def check_training(train: Callable, network: Callable, *, epochs: int, seed: int,
