@@ -8,8 +8,9 @@ or delete). Exactly the mistake's test cells must fail, every other keeps its po
 first failing cell's message must name the zoo's hint as the likely mistake. Random answers of
 the right shapes fail the same cells without any hint, and the correct answers pass everything.
 
-Assignment 2's train calls the student's gradient_step, as the notebook asks: a mistake in
-gradient_step fails train's cells too (the zoo says so in its ``fails``). Its training cell
+Assignment 2's train calls the student's gradient_step, as the notebook asks; its checks swap in
+a correct step meanwhile (``minidl.lab.grading.correct_gradient_step``), so a mistake in
+gradient_step costs gradient_step's points only. Its training cell
 trains the paper's network for 35 epochs, twice when the first passes (about 5 s each on one
 thread here), so every zoo entry's notebook is graded at the start, all at once, in a pool of
 processes (one per core).
