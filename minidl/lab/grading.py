@@ -77,7 +77,8 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
-def expect_gradients(result: GradCheckResult, labels: list[str]) -> list[float]:
+def expect_gradients(result: GradCheckResult, labels: list[str],
+                     failure: str = "backward is not the derivative of forward") -> list[float]:
     """Pass if the gradient check passed, returning each gradient's largest relative error
     against finite differences (in ``labels``' order); else AssertionError naming, for each
     failing gradient, ``labels[k]`` (its equation: the k-th quantity checked, ``'input'`` first,
@@ -88,7 +89,7 @@ def expect_gradients(result: GradCheckResult, labels: list[str]) -> list[float]:
     lines = [f"- {label_of[quantity]}: relative error {error:.3g} against finite differences (threshold "
              f"{result.threshold:g}); worst at entry {index}: yours is {yours:.6g}, finite differences give "
              f"{numerical:.6g}" for quantity, error, index, yours, numerical in result.failing()]
-    raise AssertionError(f"{result.name}: backward is not the derivative of forward\n" + "\n".join(lines))
+    raise AssertionError(f"{result.name}: {failure}\n" + "\n".join(lines))
 
 
 def report(name: str, rows: list[tuple[str, float, float]]) -> None:
@@ -228,17 +229,26 @@ def expect_algorithm_1(train: Callable, *, n: int = 12, epochs: int = 3, step_si
     one per step, in a fresh random order; each step lowers ``w`` by the epoch's step size
     ``step_size * decay**epoch`` (eqs. (6)-(7) after ``zero_grad``). The notebook's
     ``gradient_step`` is a correct one meanwhile (``correct_gradient_step``)."""
-    model = RecordingModel()
     x = torch.stack([torch.arange(n, dtype=F64), torch.zeros(n, dtype=F64)], dim=1)   # x[i, 0] = i
     t = torch.zeros(n, 2, dtype=F64)
-    with correct_gradient_step(train):
-        train(model, x, t, epochs=epochs, step_size=step_size, decay=decay,
-              generator=torch.Generator().manual_seed(seed))
+
+    def run() -> RecordingModel:
+        model = RecordingModel()
+        with correct_gradient_step(train):
+            try:
+                train(model, x, t, epochs=epochs, step_size=step_size, decay=decay,
+                      generator=torch.Generator().manual_seed(seed))
+            except NotImplementedError:             # the release's stub: not a mistake to name
+                raise
+            except Exception as error:              # noqa: BLE001 (say what the loop did before it failed)
+                _expect_one_sample_steps([event[1] for event in model.events if event[0] == "forward"],
+                                         f" (your train then raised {type(error).__name__}: {_first_line(error)})")
+                raise
+        return model
+
+    model = run()
     steps = model.training_steps()
-    shapes = sorted({tuple(inputs.shape) for inputs, _ in steps})
-    if shapes and shapes != [(1, 2)]:
-        raise AssertionError(f"Algorithm 1, line 4: each step takes one sample, an input of shape (1, 2) "
-                             f"(e.g. x[i:i + 1]); yours took inputs of shapes {shapes}")
+    _expect_one_sample_steps([inputs for inputs, _ in steps])
     if len(steps) != n * epochs:
         raise AssertionError(f"Algorithm 1: {epochs} epochs of {n} samples make {n * epochs} steps "
                              f"(forward, backward, gradient step), your train made {len(steps)}")
@@ -263,9 +273,26 @@ def expect_algorithm_1(train: Callable, *, n: int = 12, epochs: int = 3, step_si
     if epochs > 1 and all(order == orders[0] for order in orders):
         raise AssertionError(f"Algorithm 1, line 3: shuffle the samples at every epoch; yours took the "
                              f"same order {orders[0]} in all {epochs} epochs")
+    again = [int(inputs[0, 0]) for inputs, _ in run().training_steps()]
+    if again != [o for order in orders for o in order]:
+        raise CheckFailure("Algorithm 1, line 3: two runs of your train with the same seed took the samples in "
+                           "different orders: the shuffles must come from the generator argument",
+                           Hint("shuffle_without_generator", "your shuffle does not draw from the generator it "
+                                                             "is given (torch.randperm(N, generator=generator)), "
+                                                             "so a seed does not fix the order"))
     sizes = ", ".join(f"{decayed_step_size(step_size, decay, e):.4g}" for e in range(epochs))
     print(f"Algorithm 1 on {epochs} epochs of N = {n} samples: passed\n  each epoch took every sample once, "
           f"one per step, in a new order; the steps of eqs. (6), (7) had the step sizes {sizes}")
+
+
+def _expect_one_sample_steps(inputs: list[torch.Tensor], after: str = "") -> None:
+    """Algorithm 1's line 4: every forward of a training step takes one sample, shape (1, 2)."""
+    shapes = sorted({tuple(x.shape) for x in inputs})
+    if shapes and shapes != [(1, 2)]:
+        raise CheckFailure(f"Algorithm 1, line 4: each step takes one sample, an input of shape (1, 2) "
+                           f"(e.g. x[i:i + 1]); yours took inputs of shapes {shapes}{after}",
+                           Hint("not_one_sample", f"your steps take inputs of shapes {shapes}: one sample is a "
+                                                  f"batch of one row, x[i:i + 1], shape (1, 2)")) from None
 
 
 def _same(a: float, b: float) -> bool:
@@ -298,6 +325,10 @@ def _step_size_mistake(lowered: list[float], *, n: int, epoch: int, k: int, step
         used = (d / step_size) ** (1 / epoch)
         if _same(used, 1.0):
             return Hint("no_decay", f"your step size is {step_size:g} in every epoch: it never decays")
+        if _same(used, decay ** 2):
+            return Hint("decay_twice", f"your step size in epoch {epoch} is {step_size:g} x ({decay:g}^2)^{epoch}: "
+                                       f"the decay is applied twice per epoch (once would give "
+                                       f"{step_size:g} x {decay:g}^{epoch})")
         return Hint("decay_ignored", f"your step size in epoch {epoch} is {step_size:g} x {used:.6g}^{epoch}, "
                                      f"though this call's decay is {decay:g}: your train does not take its "
                                      f"decay from the decay argument")
@@ -466,6 +497,8 @@ def _activation_signatures(name: str, s: torch.Tensor, r: torch.Tensor) -> dict[
                                       "the output it is 1 - x^2)"),
             "sigma_prime_of_input": (r * (1 - s ** 2), "your dl/ds is dl/dx (1 - s^2): the form 1 - x^2 of "
                                                        "sigma' takes the output x = tanh(s), not the input s"),
+            "derivative_not_squared": (r * (1 - x), "your dl/ds is dl/dx (1 - x) with x = tanh(s): "
+                                                    "sigma'(s) = 1 - tanh(s)^2 squares the output"),
             "times_output": (r * x, "your dl/ds is dl/dx times tanh(s), the activation itself, not its "
                                     "derivative sigma'(s)")}
 
@@ -479,14 +512,20 @@ def check_mse_gradient(cls: type, *, n: int, outputs: int, seed: int) -> None:
     label = (f"dL/d(predictions) = 2 (predictions - targets) / N (eq. (1) for each sample, divided by "
              f"the N = {n} samples of the mean), shape (N, C) = {(n, outputs)}")
     got, expected = cls.compute_grad(p.clone(), t), MSE.compute_grad(p.clone(), t)
-    half = (expected / 2, "your dL/d(predictions) is half the expected one: the derivative of "
-                          "(p - t)^2 with respect to p is 2 (p - t)")
-    hint = likely_mistake(got, expected, what="your dL/d(predictions)", n=n, alternatives={"half": half},
+    half = (expected / 2, "your dL/d(predictions) is half the expected one: either the factor 2 of the "
+                          "derivative of (p - t)^2, 2 (p - t), is missing, or you divided by the C = 2 outputs "
+                          "too (the per-element mean of torch.nn.MSELoss; the paper's loss sums over the outputs)")
+    per_element = (expected / outputs, f"your dL/d(predictions) is the expected one divided by C = {outputs}, the "
+                                       f"number of outputs: that is the per-element mean of torch.nn.MSELoss; the "
+                                       f"paper's loss sums over the outputs and averages over the N samples only")
+    alternatives = {"half": half} if outputs == 2 else {"per_element_mean": per_element, "half": half}
+    hint = likely_mistake(got, expected, what="your dL/d(predictions)", n=n, alternatives=alternatives,
                           notes={"times_n": "the loss is the mean over the N samples, so its gradient carries 1/N",
                                  "negated": "eq. (1) is the derivative with respect to the prediction"})
     with hinted(hint):
         expect_shape(got, (n, outputs), f"MSE.compute_grad: {label}")
-        [against_fd] = expect_gradients(check_loss(cls, p, t), [label])
+        [against_fd] = expect_gradients(check_loss(cls, p, t), [label],
+                                        "compute_grad is not the derivative of compute_loss")
         against_minidl = expect_close(cls.compute_grad(p.clone(), t), expected,
                                       f"MSE.compute_grad against minidl's MSE: {label}")
     report(f"MSE.compute_grad on N = {n} samples", [(label, against_fd, against_minidl)])
