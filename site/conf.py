@@ -28,8 +28,16 @@ nb_merge_streams = True
 # That package ships the HTML-CSS output with the STIX-Web web fonts only.
 mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
 mathjax2_config = {
-    "HTML-CSS": {"availableFonts": [], "webFont": "STIX-Web", "imageFont": None},
-    "menuSettings": {"zoom": "None"},
+    "HTML-CSS": {"availableFonts": [], "webFont": "STIX-Web", "imageFont": None,
+                 # MathJax's blank font for its font checks: url(about:blank) fails to load either
+                 # way, but Chromium logs it as a console error; a local() that is never there does not
+                 "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax_Blank_absent')"}}},
+    # myst-nb marks notebook pages tex2jax_ignore (raw $ in outputs stay text); Sphinx's maths
+    # elements carry the class "math", which MathJax 2 must still process
+    # HTML-CSS everywhere: for Chromium (which has MathML now) MathJax 2 would pick NativeMML
+    "MMLorHTML": {"prefer": "HTML"},
+    "tex2jax": {"processClass": "math|tex2jax_process|mathjax_process"},
+    "menuSettings": {"zoom": "None", "assistiveMML": False},   # the hidden MathML would ask for TeX fonts the package does not ship,
     "showMathMenu": False,
     "messageStyle": "none",
 }
@@ -37,6 +45,7 @@ mathjax2_config = {
 html_theme = "sphinx_book_theme"
 html_title = "minidl: backpropagation, from the equations to a network that learns"
 # relative to this folder, not to the staged sources: build.py stages _static with MathJax in it
+html_favicon = "favicon.svg"   # so no page asks for a missing /favicon.ico (a console error)
 html_static_path = ["_build/src/_static"]
 html_theme_options = {
     "use_download_button": True,
@@ -49,6 +58,8 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_last_updated_fmt = None
+# the light theme from the start: with no mode saved, the theme logs "invalid theme mode" as an error
+html_context = {"default_mode": "light"}
 html_copy_source = True
 # the README and notebooks skip heading levels (## then ####) on purpose; GitHub does not mind either
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
