@@ -133,7 +133,8 @@ IMAGES = """() => Promise.all([...document.images].map(img => {
 LINKS = "() => [...document.querySelectorAll('a[href]')].map(a => a.href)"
 
 
-def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path | None = None) -> dict:
+def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path | None = None,
+            mathjax_timeout_ms: int = MATHJAX_TIMEOUT_MS) -> dict:
     """Open each page (paths relative to ``folder``) from ``base``: {page: [problems]} with
     every problem found, plus "_summary" counts. Requests to any host but ``base``'s are aborted
     and reported."""
@@ -164,9 +165,9 @@ def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path
             if response is None or response.status != 200:
                 found.append(f"HTTP {response.status if response else None} for the page itself")
             try:
-                page.wait_for_function(ALL_TYPESET, timeout=MATHJAX_TIMEOUT_MS, polling=200)
+                page.wait_for_function(ALL_TYPESET, timeout=mathjax_timeout_ms, polling=200)
             except PlaywrightTimeout:
-                found.append(f"MathJax had not typeset every formula after {MATHJAX_TIMEOUT_MS / 1000:.0f} s")
+                found.append(f"MathJax had not typeset every formula after {mathjax_timeout_ms / 1000:.0f} s")
             maths = page.evaluate(MATHS)
             summary["formulas"] += maths["count"]
             found += [f"formula not rendered: {text!r}" for text in maths["unrendered"]]
@@ -243,7 +244,7 @@ def test_the_certificate_catches_a_cdn_put_back(browser, serve, tmp_path):
     local = re.search(r'src="([^"]*_static/mathjax/MathJax\.js[^"]*)"', text)
     assert local, "the page does not load the local MathJax"
     (copy / page).write_text(text.replace(local.group(1), CDN_MATHJAX), encoding="utf-8")
-    report = certify(browser, copy, serve(copy), [page])
+    report = certify(browser, copy, serve(copy), [page], mathjax_timeout_ms=5_000)
     report.pop("_summary")
     found = report.get(page, [])
     assert any(p.startswith("request left the machine") and "cdn.jsdelivr.net" in p for p in found), found
