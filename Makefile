@@ -34,9 +34,9 @@ figures: setup
 test: setup
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
-## test-fast: the package's tests only (no notebooks, no browser)
+## test-fast: the package's tests only (no notebooks, no browser, no site)
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not browser and not course and not notebooks" -p no:cacheprovider
+	$(BIN)/python -m pytest tests -m "not browser and not course and not notebooks and not site" -p no:cacheprovider
 
 ## benchmark: time minidl against torch.nn, scikit-learn and micrograd
 benchmark: setup
