@@ -54,7 +54,7 @@ $(SITE_VENV)/bin/.installed: requirements-site.txt
 
 ## site: the course site in site/_build/html/ (README, notebooks with their committed outputs, docs; MathJax local), its build time and size
 site: $(SITE_VENV)/bin/.installed
-	$(SITE_VENV)/bin/python site/build.py
+	$(SITE_VENV)/bin/python site/build.py --strict
 
 ## test-site: build the site, then its offline certificate (tests/test_site.py in headless Chromium, no request leaves the machine)
 test-site: site setup

@@ -152,10 +152,10 @@ def main() -> int:
     copy_mathjax()
     if HTML.exists():
         shutil.rmtree(HTML)
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(SITE),
+    # --strict (make site): any Sphinx warning (a broken link, a missing image) fails the build
+    strict = ["-W", "--keep-going"] if "--strict" in sys.argv[1:] else []
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", *strict, "-c", str(SITE),
                "-d", str(BUILD / "doctrees"), str(SRC), str(HTML)]
-    if "--strict" in sys.argv[1:]:
-        command.insert(4, "-W")
     result = subprocess.run(command, env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
     if result.returncode:
         return result.returncode

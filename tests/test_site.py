@@ -249,6 +249,7 @@ def test_the_certificate_catches_a_cdn_put_back(browser, serve, tmp_path):
     found = report.get(page, [])
     assert any(p.startswith("request left the machine") and "cdn.jsdelivr.net" in p for p in found), found
     assert any(p.startswith("formula not rendered") for p in found), found
+    assert any(p.startswith("raw TeX in the text") for p in found), found
 
 
 def load_build_script():
