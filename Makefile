@@ -5,7 +5,7 @@ VENV       := .venv
 BIN        := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help check-python setup figures test test-fast benchmark lab clean student grade
+.PHONY: help check-python setup figures test test-fast benchmark lab clean student grade site test-site
 
 ## help: list the targets (what a bare `make` does)
 help:
@@ -34,14 +34,31 @@ figures: setup
 test: setup
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
-## test-fast: the package's tests only (no notebooks, no browser)
+## test-fast: the package's tests only (no notebooks, no browser, no site)
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not browser and not course and not notebooks" -p no:cacheprovider
+	$(BIN)/python -m pytest tests -m "not browser and not course and not notebooks and not site" -p no:cacheprovider
 
 ## benchmark: time minidl against torch.nn, scikit-learn and micrograd
 benchmark: setup
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-benchmark.txt
 	$(BIN)/python benchmarks/run.py
+
+# The course site: its own venv (.venv-site/, requirements-site.txt) so .venv/ stays as light as before
+SITE_VENV := .venv-site
+
+$(SITE_VENV)/bin/.installed: requirements-site.txt
+	@$(MAKE) --no-print-directory check-python
+	$(PYTHON) -m venv $(SITE_VENV)
+	$(SITE_VENV)/bin/pip install --disable-pip-version-check -q -r requirements-site.txt
+	touch $@
+
+## site: the course site in site/_build/html/ (README, notebooks with their committed outputs, docs; MathJax local), its build time and size
+site: $(SITE_VENV)/bin/.installed
+	$(SITE_VENV)/bin/python site/build.py --strict
+
+## test-site: build the site, then its offline certificate (tests/test_site.py in headless Chromium, no request leaves the machine)
+test-site: site setup
+	$(BIN)/python -m pytest tests/test_site.py -m site -p no:cacheprovider
 
 ## lab: open the kit in JupyterLab (from .venv), at the notebooks
 lab: setup
@@ -62,6 +79,6 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 grade: student
 	cd course && PATH="$(abspath $(BIN)):$$PATH" $(abspath $(BIN))/python -m minidl.lab.regrade . --jobs $(JOBS)
 
-## clean: remove .venv/ and the test caches
+## clean: remove .venv/, .venv-site/, the built site and the test caches
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(SITE_VENV) site/_build .pytest_cache .hypothesis

@@ -1,0 +1,275 @@
+"""The course site's offline certificate: every page of ``site/_build/html`` (``make site``) in
+headless Chromium with no network but this machine.
+
+A local ``http.server`` on 127.0.0.1 serves the built site; Playwright drives Debian's chromium
+(``/usr/bin/chromium``, never a downloaded browser) and aborts every request to any other host.
+Each HTML page is opened and must show:
+
+- no request that left the machine (every aborted request is a failure: a CDN script, a font,
+  an analytics beacon, ...);
+- every formula rendered: each Sphinx maths element (``.math``) holds MathJax's output and no
+  MathJax error, and no raw ``\\(``, ``\\[``, ``$$`` or ``$...$`` is left in the text outside code;
+- every image loaded (``naturalWidth > 0``);
+- no console error and no uncaught page error;
+- every internal link resolves: HTTP 200 from the local server, and its ``#fragment``, if any,
+  is an id of the target page.
+
+A second test puts a CDN script back into a copy of a page and shows the certificate catching it.
+A screenshot of the first page goes to ``test-artifacts/``. Skipped, with the reason, until
+``make site`` has built the site (so ``make test`` is unaffected); ``make test-site`` builds it
+and runs this file.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import json
+import os
+import re
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urldefrag, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "site" / "_build" / "html"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 60_000
+CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@2.7.9/MathJax.js?config=TeX-AMS-MML_HTMLorMML"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def built_or_skip() -> None:
+    if not (HTML / "index.html").exists():
+        pytest.skip(f"the site is not built ({HTML.relative_to(ROOT)}/index.html missing): "
+                    f"run make site, or make test-site to build it and run this certificate")
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} not found"
+        if in_ci():
+            pytest.fail(f"{reason}, and CI is set: .ci/run installs chromium with apt-get")
+        pytest.skip(f"{reason}: install Debian's chromium (apt-get install chromium) to run this test")
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def serve():
+    """serve(folder) -> base URL of a local HTTP server for ``folder``; all stopped afterwards."""
+    servers = []
+
+    def start(folder: Path) -> str:
+        handler = functools.partial(QuietHandler, directory=str(folder))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+RENDERED = ".MathJax, .MathJax_Display, .MathJax_SVG, .MathJax_MathML, .MathJax_CHTML, mjx-container"
+# until every maths element holds MathJax's output (or MATHJAX_TIMEOUT_MS passes: then it is reported)
+# Sphinx's maths elements (MathJax 2's own output has inner spans of class "math" too)
+SPHINX_MATHS = "'.math.notranslate'"
+ALL_TYPESET = """() => [...document.querySelectorAll(%s)].every(e => e.querySelector('%s'))""" % (SPHINX_MATHS, RENDERED)
+MATHJAX_TIMEOUT_MS = 30_000
+
+MATHS = """() => {
+  const elements = [...document.querySelectorAll(%s)];
+  const unrendered = elements.filter(e => !e.querySelector('%s'))
+                             .map(e => e.textContent.trim().slice(0, 80));
+  const errors = [...document.querySelectorAll('.MathJax .merror, .MathJax_Display .merror, [data-mjx-error]')]
+                   .map(e => e.textContent.trim().slice(0, 80));
+  if (document.body.innerText.includes('Math Processing Error')) errors.push('Math Processing Error');
+  // raw TeX left in the text, outside code, scripts and MathJax's own elements
+  const skip = 'pre, code, script, style, textarea, .MathJax_Preview, .highlight, .output, %s';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const raw = [];
+  const pattern = /\\\\\\(|\\\\\\[|\\$\\$|\\$[^$\\s](?:[^$\\n]*[^$\\s\\\\])?\\$/;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest(skip)) continue;
+    if (parent.closest('[hidden], .visually-hidden')) continue;
+    const m = node.textContent.match(pattern);
+    if (m) raw.push(node.textContent.trim().slice(0, 100));
+  }
+  return {count: elements.length, unrendered, errors, raw};
+}""" % (SPHINX_MATHS, RENDERED, RENDERED)
+
+IMAGES = """() => Promise.all([...document.images].map(img => {
+  img.loading = 'eager';
+  return img.decode().then(() => [img.currentSrc || img.src, img.naturalWidth],
+                           () => [img.currentSrc || img.src, img.naturalWidth]);
+}))"""
+
+LINKS = "() => [...document.querySelectorAll('a[href]')].map(a => a.href)"
+
+
+def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path | None = None,
+            mathjax_timeout_ms: int = MATHJAX_TIMEOUT_MS) -> dict:
+    """Open each page (paths relative to ``folder``) from ``base``: {page: [problems]} with
+    every problem found, plus "_summary" counts. Requests to any host but ``base``'s are aborted
+    and reported."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    origin = urlsplit(base).netloc
+    problems: dict[str, list[str]] = {}
+    summary = {"pages": 0, "formulas": 0, "images": 0, "internal links": 0}
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    left: list[str] = []
+
+    def route(route_):
+        if urlsplit(route_.request.url).netloc == origin:
+            route_.continue_()
+        else:
+            left.append(route_.request.url)
+            route_.abort()
+
+    context.route("**/*", route)
+    links: dict[str, set[str]] = {}
+    try:
+        for index, page_path in enumerate(pages):
+            found: list[str] = []
+            left.clear()
+            page = context.new_page()
+            page.on("console", lambda msg, found=found: msg.type == "error" and found.append(f"console error: {msg.text}"))
+            page.on("pageerror", lambda error, found=found: found.append(f"page error: {error}"))
+            response = page.goto(base + page_path, wait_until="load", timeout=TIMEOUT_MS)
+            if response is None or response.status != 200:
+                found.append(f"HTTP {response.status if response else None} for the page itself")
+            try:
+                page.wait_for_function(ALL_TYPESET, timeout=mathjax_timeout_ms, polling=200)
+            except PlaywrightTimeout:
+                found.append(f"MathJax had not typeset every formula after {mathjax_timeout_ms / 1000:.0f} s")
+            maths = page.evaluate(MATHS)
+            summary["formulas"] += maths["count"]
+            found += [f"formula not rendered: {text!r}" for text in maths["unrendered"]]
+            found += [f"MathJax error: {text!r}" for text in maths["errors"]]
+            found += [f"raw TeX in the text: {text!r}" for text in maths["raw"]]
+            for src, width in page.evaluate(IMAGES):
+                summary["images"] += 1
+                if not width:
+                    found.append(f"image not loaded: {src}")
+            for href in page.evaluate(LINKS):
+                if urlsplit(href).netloc == origin:
+                    links.setdefault(href, set()).add(page_path)
+            if index == 0 and screenshot is not None:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshot), full_page=False)
+            page.wait_for_timeout(100)     # a late request (a font, a beacon) still counts
+            found += [f"request left the machine (aborted): {url}" for url in left]
+            page.close()
+            summary["pages"] += 1
+            if found:
+                problems[page_path] = found
+    finally:
+        context.close()
+    # every internal link: HTTP 200 from the local server, and its fragment an id of the target
+    bodies: dict[str, str | int] = {}
+    for href, sources in sorted(links.items()):
+        url, fragment = urldefrag(href)
+        summary["internal links"] += 1
+        if url not in bodies:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    bodies[url] = response.read().decode("utf-8", "replace")
+            except urllib.error.HTTPError as error:
+                bodies[url] = error.code
+        body = bodies[url]
+        where = sorted(sources)[0]
+        if isinstance(body, int):
+            problems.setdefault(where, []).append(f"internal link {href}: HTTP {body}")
+        elif fragment and url.endswith(".html") and not re.search(rf'\bid="{re.escape(fragment)}"', body):
+            problems.setdefault(where, []).append(f"internal link {href}: no id {fragment!r} in its page")
+    problems["_summary"] = summary
+    return problems
+
+
+def html_pages(folder: Path) -> list[str]:
+    """index.html first, then every other page in path order."""
+    pages = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.html")
+                   if "_static" not in p.parts and "_sources" not in p.parts)
+    pages.remove("index.html")
+    return ["index.html"] + pages
+
+
+@pytest.mark.site
+def test_every_page_of_the_site_works_offline(browser, serve):
+    built_or_skip()
+    pages = html_pages(HTML)
+    assert len(pages) >= 14, pages       # the home page, 12 notebook pages, docs/errors, ...
+    report = certify(browser, HTML, serve(HTML), pages, screenshot=ARTIFACTS / "site_index.png")
+    summary = report.pop("_summary")
+    print(f"offline certificate: {summary}")
+    assert not report, json.dumps(report, indent=1)
+    assert summary["pages"] == len(pages) and summary["formulas"] > 100 and summary["images"] > 10, summary
+
+
+@pytest.mark.site
+def test_the_certificate_catches_a_cdn_put_back(browser, serve, tmp_path):
+    """A copy of the site where one page loads MathJax from a CDN again, as Sphinx does by
+    default: the certificate must report the request that left and the formulas left raw."""
+    built_or_skip()
+    copy = tmp_path / "html"
+    shutil.copytree(HTML, copy, ignore=shutil.ignore_patterns("_sources", "_downloads"))
+    page = "notebooks/02_backpropagation.html"
+    text = (copy / page).read_text(encoding="utf-8")
+    local = re.search(r'src="([^"]*_static/mathjax/MathJax\.js[^"]*)"', text)
+    assert local, "the page does not load the local MathJax"
+    (copy / page).write_text(text.replace(local.group(1), CDN_MATHJAX), encoding="utf-8")
+    report = certify(browser, copy, serve(copy), [page], mathjax_timeout_ms=5_000)
+    report.pop("_summary")
+    found = report.get(page, [])
+    assert any(p.startswith("request left the machine") and "cdn.jsdelivr.net" in p for p in found), found
+    assert any(p.startswith("formula not rendered") for p in found), found
+    assert any(p.startswith("raw TeX in the text") for p in found), found
+
+
+def load_build_script():
+    spec = importlib.util.spec_from_file_location("site_build", ROOT / "site" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_site_cuts_the_core_notebooks_where_corepath_does():
+    """site/build.py's core pages end where minidl.lab.corepath's core path does."""
+    import nbformat
+    from minidl.lab import corepath
+    build = load_build_script()
+    assert tuple(name[:2] for name in build.CORE) == corepath.CORE_NOTEBOOKS
+    assert build.APPENDIX_HEADING == corepath.APPENDIX_HEADING
+    for name in build.CORE + build.APPENDIX_ONLY:
+        path = ROOT / "notebooks" / f"{name}.ipynb"
+        notebook = nbformat.read(path, as_version=4)
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        core, appendix = build.split_at_appendix(raw["cells"])
+        assert len(core) == len(corepath.core_cells(notebook)), name
+        assert len(core) + len(appendix) == len(notebook.cells)
