@@ -12,7 +12,10 @@ Each HTML page is opened and must show:
 - every image loaded (``naturalWidth > 0``);
 - no console error and no uncaught page error;
 - every internal link resolves: HTTP 200 from the local server, and its ``#fragment``, if any,
-  is an id of the target page.
+  is an id of the target page;
+- no serious or critical accessibility violation found by axe-core (its ``axe.min.js``, from
+  the site's environment ``.venv-site``, where requirements-site.txt installs it, injected into
+  the page; moderate and minor findings are counted, not failed).
 
 A second test puts a CDN script back into a copy of a page and shows the certificate catching it.
 A screenshot of the first page goes to ``test-artifacts/``. Skipped, with the reason, until
@@ -43,6 +46,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 60_000
+AXE_JS = sorted((ROOT / ".venv-site").glob("lib/python3*/site-packages/axe_playwright_python/axe.min.js"))
+# preload: false: axe would fetch the theme's @import-ed stylesheets again, resolving them against
+# the page (a 404 that is axe's, not the site's); only its css-orientation-lock rule needs them
+AXE_RUN = "async () => (await axe.run(document, {resultTypes: ['violations'], preload: false})).violations.map(v => [v.id, v.impact, v.help, v.nodes.length])"
 CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@2.7.9/MathJax.js?config=TeX-AMS-MML_HTMLorMML"
 
 
@@ -141,7 +148,7 @@ def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     origin = urlsplit(base).netloc
     problems: dict[str, list[str]] = {}
-    summary = {"pages": 0, "formulas": 0, "images": 0, "internal links": 0}
+    summary = {"pages": 0, "formulas": 0, "images": 0, "internal links": 0, "minor accessibility findings": 0}
     context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
     left: list[str] = []
 
@@ -183,6 +190,13 @@ def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path
             if index == 0 and screenshot is not None:
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=False)
+            if AXE_JS:
+                page.add_script_tag(path=str(AXE_JS[0]))
+                for rule, impact, help_, nodes in page.evaluate(AXE_RUN):
+                    if impact in ("serious", "critical"):
+                        found.append(f"accessibility ({impact}): {rule}: {help_} ({nodes} elements)")
+                    else:
+                        summary["minor accessibility findings"] += 1
             page.wait_for_timeout(100)     # a late request (a font, a beacon) still counts
             found += [f"request left the machine (aborted): {url}" for url in left]
             page.close()
@@ -223,6 +237,7 @@ def html_pages(folder: Path) -> list[str]:
 @pytest.mark.site
 def test_every_page_of_the_site_works_offline(browser, serve):
     built_or_skip()
+    assert AXE_JS, "axe-core's axe.min.js not found in .venv-site: make site installs requirements-site.txt there"
     pages = html_pages(HTML)
     assert len(pages) >= 14, pages       # the home page, 12 notebook pages, docs/errors, ...
     report = certify(browser, HTML, serve(HTML), pages, screenshot=ARTIFACTS / "site_index.png")
@@ -273,3 +288,19 @@ def test_site_cuts_the_core_notebooks_where_corepath_does():
         core, appendix = build.split_at_appendix(raw["cells"])
         assert len(core) == len(corepath.core_cells(notebook)), name
         assert len(core) + len(appendix) == len(notebook.cells)
+
+
+@pytest.mark.site
+def test_the_certificate_catches_an_image_without_alt_text(browser, serve, tmp_path):
+    """axe-core's part of the certificate can fail: an image with no alternative text (serious
+    or critical for screen readers) put into a copy of the home page is reported."""
+    built_or_skip()
+    assert AXE_JS, "axe-core's axe.min.js not found in .venv-site"
+    copy = tmp_path / "html"
+    shutil.copytree(HTML, copy, ignore=shutil.ignore_patterns("_sources", "_downloads"))
+    image = next(p for p in (copy / "_images").iterdir() if p.suffix == ".png")
+    text = (copy / "index.html").read_text(encoding="utf-8")
+    (copy / "index.html").write_text(text.replace("<main", f'<img src="_images/{image.name}"><main', 1), encoding="utf-8")
+    report = certify(browser, copy, serve(copy), ["index.html"])
+    report.pop("_summary")
+    assert any(p.startswith("accessibility (") and "image-alt" in p for p in report.get("index.html", [])), report
