@@ -27,6 +27,7 @@ import nbformat
 from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
 
 from .experiments import REPO_ROOT
+from .reproduce import find_notebooks
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 COURSE = REPO_ROOT / "course"
@@ -47,6 +48,15 @@ cell that runs without an error passes. Before you hand in: *Kernel → Restart 
 read every message: a failing test names the equation, the shape, the largest error and where."""
 
 
+def _without_tag(cell: nbformat.NotebookNode) -> None:
+    """Drop the tag ``assignment`` from ``cell`` (and its empty tag list): it is the lab's marker."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    if TAG in tags:
+        tags.remove(TAG)
+        if not tags:
+            del cell.metadata["tags"]
+
+
 def exercise_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """The cells of a lab notebook tagged ``assignment``, in order, as fresh copies without
     outputs (their ids kept: nbgrader and the gradebook name cells by their grade ids)."""
@@ -54,9 +64,7 @@ def exercise_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNod
     for cell in notebook.cells:
         if TAG in cell.get("metadata", {}).get("tags", []):
             cell = copy.deepcopy(cell)
-            cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t != TAG]
-            if not cell.metadata["tags"]:
-                del cell.metadata["tags"]
+            _without_tag(cell)
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
             cells.append(cell)
@@ -109,11 +117,7 @@ def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for preprocessor in (ClearSolutions(), ClearHiddenTests(), ClearOutput()):
         notebook, resources = preprocessor.preprocess(notebook, resources)
     for cell in notebook.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if TAG in tags:
-            tags.remove(TAG)
-            if not tags:
-                del cell.metadata["tags"]
+        _without_tag(cell)
     return notebook
 
 
@@ -121,7 +125,7 @@ def build_student_lab(out: Path | None = None, *, notebooks: Path = NOTEBOOKS) -
     """Write the student edition of every lab notebook into ``out`` (``course/release/lab``)."""
     out = Path(out) if out is not None else COURSE / "release" / "lab"
     paths = []
-    for path in sorted(Path(notebooks).glob("[0-9][0-9]_*.ipynb")):
+    for path in find_notebooks(notebooks):
         target = out / path.name
         _write_if_changed(student_notebook(nbformat.read(path, as_version=4)), target)
         paths.append(target)
