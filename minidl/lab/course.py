@@ -59,12 +59,13 @@ def _without_tag(cell: nbformat.NotebookNode) -> None:
 
 def exercise_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     """The cells of a lab notebook tagged ``assignment``, in order, as fresh copies without
-    outputs (their ids kept: nbgrader and the gradebook name cells by their grade ids)."""
+    outputs or slide metadata (their ids kept: nbgrader and the gradebook name cells by their grade ids)."""
     cells = []
     for cell in notebook.cells:
         if TAG in cell.get("metadata", {}).get("tags", []):
             cell = copy.deepcopy(cell)
             _without_tag(cell)
+            cell.metadata.pop("slideshow", None)     # the lab's slides (minidl.lab.slides), not the assignment's
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
             cells.append(cell)
