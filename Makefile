@@ -5,7 +5,7 @@ VENV       := .venv
 BIN        := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help check-python setup figures test test-fast benchmark lab clean student grade site test-site
+.PHONY: help check-python setup figures test test-fast benchmark lab clean student grade site slides test-site
 
 ## help: list the targets (what a bare `make` does)
 help:
@@ -56,8 +56,17 @@ $(SITE_VENV)/bin/.installed: requirements-site.txt
 site: $(SITE_VENV)/bin/.installed
 	$(SITE_VENV)/bin/python site/build.py --strict
 
-## test-site: build the site, then its offline certificate (tests/test_site.py in headless Chromium, no request leaves the machine)
-test-site: site setup
+# reveal.js for the slides, from the npm registry as site/package-lock.json pins it (site/node_modules/, git-ignored)
+site/node_modules/.installed: site/package.json site/package-lock.json
+	cd site && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## slides: reveal.js slides of the core path's notebooks in site/_build/slides/ (every asset local), their build time and size
+slides: $(SITE_VENV)/bin/.installed site/node_modules/.installed
+	$(SITE_VENV)/bin/python site/slides.py
+
+## test-site: build the site and the slides, then their offline certificate (tests/test_site.py in headless Chromium, no request leaves the machine)
+test-site: site slides setup
 	$(BIN)/python -m pytest tests/test_site.py -m site -p no:cacheprovider
 
 ## lab: open the kit in JupyterLab (from .venv), at the notebooks
@@ -81,4 +90,4 @@ grade: student
 
 ## clean: remove .venv/, .venv-site/, the built site and the test caches
 clean:
-	rm -rf $(VENV) $(SITE_VENV) site/_build .pytest_cache .hypothesis
+	rm -rf $(VENV) $(SITE_VENV) site/_build site/node_modules .pytest_cache .hypothesis

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
@@ -67,9 +68,37 @@ def source_note(name: str, part: str) -> dict:
         f"open the kit in JupyterLab: `make lab` in a clone of minidl.\n:::\n", f"site-source-{name}")
 
 
+WIDGET_REPR = re.compile(r"^(VBox|HBox|Box|Tab|Accordion)\(children=")
+WIDGET_FALLBACK = ("<figure><img src=\"data:image/gif;base64,{gif}\" alt=\"Animation: the paper's network "
+                   "learning the disk, epoch by epoch: its decision regions over the training points\" "
+                   "style=\"width:360px;max-width:100%\">"
+                   "<figcaption>The live playground's sliders need a running kernel, which this page has not: "
+                   "open the notebook in JupyterLab (<code>make lab</code>) to use them. The animation "
+                   "(<code>figures/learning.gif</code>) shows what a run looks like.</figcaption></figure>")
+
+
+def without_widgets(cells: list[dict]) -> list[dict]:
+    """Copies of ``cells`` in which an output that is a widget's text form (``VBox(children=...``,
+    what a notebook saved without widget state shows) becomes the learning animation with a
+    caption saying where the widget runs: a page or a slide has no kernel."""
+    gif = None
+    out = []
+    for cell in cells:
+        outputs = cell.get("outputs", [])
+        if any(WIDGET_REPR.match(source_text({"source": o.get("data", {}).get("text/plain", "")})) for o in outputs):
+            if gif is None:
+                gif = base64.b64encode((ROOT / "figures" / "learning.gif").read_bytes()).decode("ascii")
+            cell = copy.deepcopy(cell)
+            cell["outputs"] = [{"output_type": "display_data", "metadata": {},
+                                "data": {"text/html": WIDGET_FALLBACK.format(gif=gif),
+                                         "text/plain": "the live playground (make lab)"}}]
+        out.append(cell)
+    return out
+
+
 def write_notebook(notebook: dict, cells: list[dict], path: Path) -> None:
     out = copy.deepcopy(notebook)
-    out["cells"] = cells
+    out["cells"] = without_widgets(cells)
     path.write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
 
 

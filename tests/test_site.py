@@ -304,3 +304,201 @@ def test_the_certificate_catches_an_image_without_alt_text(browser, serve, tmp_p
     report = certify(browser, copy, serve(copy), ["index.html"])
     report.pop("_summary")
     assert any(p.startswith("accessibility (") and "image-alt" in p for p in report.get("index.html", [])), report
+
+
+# ---- the lecture slides (make slides: site/_build/slides, one reveal.js deck per core notebook) ----
+
+SLIDES = ROOT / "site" / "_build" / "slides"
+CDN_REVEAL = "https://unpkg.com/reveal.js@4.0.2"
+
+# every formula MathJax 2 found has its rendered frame (MathJax inserts "<id>-Frame" before the
+# script element that keeps the TeX) with no error in it; raw TeX left anywhere on any slide,
+# hidden ones included (outside code, outputs and MathJax's own elements)
+DECK_MATHS = """() => {
+  const scripts = [...document.querySelectorAll('script[type^="math/tex"]')];
+  const unrendered = scripts.filter(s => !document.getElementById(s.id + '-Frame'))
+                            .map(s => s.textContent.trim().slice(0, 80));
+  const errors = [...document.querySelectorAll('.MathJax .merror, .MathJax_Display .merror')]
+                   .map(e => e.textContent.trim().slice(0, 80));
+  if (document.body.innerText.includes('Math Processing Error')) errors.push('Math Processing Error');
+  const skip = 'pre, code, script, style, .jp-OutputArea-output, .MathJax_Preview, %s';
+  const walker = document.createTreeWalker(document.querySelector('.reveal .slides'), NodeFilter.SHOW_TEXT);
+  const raw = [];
+  const pattern = /\\\\\\(|\\\\\\[|\\$\\$|\\$[^$\\s](?:[^$\\n]*[^$\\s\\\\])?\\$/;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest(skip)) continue;
+    if (node.textContent.match(pattern)) raw.push(node.textContent.trim().slice(0, 100));
+  }
+  return {count: scripts.length, unrendered, errors, raw};
+}""" % RENDERED
+# MathJax's queue has finished its first typesetting pass
+MATHJAX_DONE = "() => window.MathJax && MathJax.Hub && MathJax.isReady && MathJax.Hub.queue.pending === 0 && !MathJax.Hub.queue.running && document.querySelectorAll('script[type^=\"math/tex\"]').length > 0"
+# Each slide in turn, all its fragments shown, then axe-core on that slide alone
+DECK_WALK = """async () => {
+  const found = [];
+  let fragments = 0;
+  // no transitions: a slide or fragment caught mid-fade would be measured at part opacity
+  const still = document.createElement('style');
+  still.textContent = '*, *::before, *::after { transition: none !important; animation: none !important; }';
+  document.head.appendChild(still);
+  Reveal.configure({transition: 'none', backgroundTransition: 'none'});
+  const slides = Reveal.getSlides();
+  for (const slide of slides) {
+    const i = Reveal.getIndices(slide);
+    Reveal.slide(i.h, i.v, -1);
+    while (Reveal.nextFragment()) fragments += 1;
+    await new Promise(r => setTimeout(r, 50));
+    const violations = (await axe.run(slide, {resultTypes: ['violations'], preload: false})).violations;
+    for (const v of violations) found.push([i.h, i.v, v.id, v.impact, v.help, v.nodes.length]);
+  }
+  return {slides: slides.length, fragments, found};
+}"""
+
+
+def slides_or_skip() -> None:
+    if not (SLIDES / "index.html").exists():
+        pytest.skip(f"the slides are not built ({SLIDES.relative_to(ROOT)}/index.html missing): run make slides, "
+                    f"or make test-site to build them and run this certificate")
+    if not CHROMIUM.exists():
+        if in_ci():
+            pytest.fail(f"{CHROMIUM} not found, and CI is set: .ci/run installs chromium with apt-get")
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run this test")
+
+
+def certify_decks(browser, base: str, decks: list[str], screenshots: Path | None = None,
+                  mathjax_timeout_ms: int = MATHJAX_TIMEOUT_MS) -> dict:
+    """Open each deck from ``base`` with every other host aborted: {deck: [problems]} plus
+    "_summary". Each deck is walked slide by slide, fragments shown, axe-core run per slide."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    origin = urlsplit(base).netloc
+    problems: dict[str, list[str]] = {}
+    summary = {"decks": 0, "slides": 0, "fragments": 0, "formulas": 0, "images": 0, "internal links": 0,
+               "minor accessibility findings": 0}
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, service_workers="block")
+    left: list[str] = []
+
+    def route(route_):
+        if urlsplit(route_.request.url).netloc == origin:
+            route_.continue_()
+        else:
+            left.append(route_.request.url)
+            route_.abort()
+
+    context.route("**/*", route)
+    links: dict[str, set[str]] = {}
+    try:
+        for deck in decks:
+            found: list[str] = []
+            left.clear()
+            page = context.new_page()
+            page.on("console", lambda msg, found=found: msg.type == "error" and found.append(f"console error: {msg.text}"))
+            page.on("pageerror", lambda error, found=found: found.append(f"page error: {error}"))
+            response = page.goto(base + deck, wait_until="load", timeout=TIMEOUT_MS)
+            if response is None or response.status != 200:
+                found.append(f"HTTP {response.status if response else None} for the deck itself")
+            try:
+                page.wait_for_function(MATHJAX_DONE, timeout=mathjax_timeout_ms, polling=200)
+            except PlaywrightTimeout:
+                found.append(f"MathJax had not typeset the deck after {mathjax_timeout_ms / 1000:.0f} s")
+            maths = page.evaluate(DECK_MATHS)
+            summary["formulas"] += maths["count"]
+            found += [f"formula not rendered: {text!r}" for text in maths["unrendered"]]
+            found += [f"MathJax error: {text!r}" for text in maths["errors"]]
+            found += [f"raw TeX in the text: {text!r}" for text in maths["raw"]]
+            for src, width in page.evaluate(IMAGES):
+                summary["images"] += 1
+                if not width:
+                    found.append(f"image not loaded: {src[:80]}")
+            for href in page.evaluate(LINKS):
+                if urlsplit(href).netloc == origin:
+                    links.setdefault(href, set()).add(deck)
+            if not page.evaluate("() => typeof Reveal !== 'undefined' && Reveal.isReady()"):
+                found.append("reveal.js did not start")
+            else:
+                if screenshots is not None and deck == decks[0]:
+                    screenshots.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(screenshots / "slides_first.png"))
+                page.add_script_tag(path=str(AXE_JS[0]))
+                walk = page.evaluate(DECK_WALK)
+                summary["slides"] += walk["slides"]
+                summary["fragments"] += walk["fragments"]
+                for h, v, rule, impact, help_, nodes in walk["found"]:
+                    if impact in ("serious", "critical"):
+                        found.append(f"slide {h}/{v}: accessibility ({impact}): {rule}: {help_} ({nodes} elements)")
+                    else:
+                        summary["minor accessibility findings"] += 1
+                if screenshots is not None and deck == decks[0]:
+                    # a predict-then-run prompt with its fragments shown
+                    page.evaluate("""() => { const s = [...document.querySelectorAll('section')].filter(e => !e.querySelector('section')).find(
+                        e => /Predict, then run/.test(e.querySelector('h3, h4')?.textContent || ''));
+                        const i = Reveal.getIndices(s); Reveal.slide(i.h, i.v, 99); }""")
+                    page.wait_for_timeout(300)
+                    page.screenshot(path=str(screenshots / "slides_prompt.png"))
+            page.wait_for_timeout(100)
+            found += [f"request left the machine (aborted): {url}" for url in left]
+            page.close()
+            summary["decks"] += 1
+            if found:
+                problems[deck] = found
+    finally:
+        context.close()
+    for href, sources in sorted(links.items()):
+        url, fragment = urldefrag(href)
+        summary["internal links"] += 1
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                body = response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            problems.setdefault(sorted(sources)[0], []).append(f"internal link {href}: HTTP {error.code}")
+            continue
+        if fragment and not fragment.startswith("/") and not re.search(rf'\bid="{re.escape(fragment)}"', body):
+            problems.setdefault(sorted(sources)[0], []).append(f"internal link {href}: no id {fragment!r} in its page")
+    problems["_summary"] = summary
+    return problems
+
+
+def slide_decks(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("[0-9][0-9]_*.html"))
+
+
+@pytest.mark.site
+def test_every_slide_deck_works_offline(browser, serve):
+    slides_or_skip()
+    assert AXE_JS, "axe-core's axe.min.js not found in .venv-site: make slides installs requirements-site.txt there"
+    decks = slide_decks(SLIDES)
+    assert [d[:2] for d in decks] == ["01", "02", "03", "04", "07"], decks
+    base = serve(SLIDES)
+    index = certify(browser, SLIDES, base, ["index.html"])
+    index_summary = index.pop("_summary")
+    report = certify_decks(browser, base, decks, screenshots=ARTIFACTS)
+    summary = report.pop("_summary")
+    print(f"offline certificate of the slides: {summary}; the index page: {index_summary}")
+    assert not index, json.dumps(index, indent=1)
+    assert not report, json.dumps(report, indent=1)
+    assert summary["decks"] == 5 and summary["slides"] >= 60 and summary["fragments"] >= 15, summary
+    assert summary["formulas"] > 100 and summary["images"] >= 5, summary
+    assert index_summary["internal links"] >= 5, index_summary
+
+
+@pytest.mark.site
+def test_the_slides_certificate_catches_a_cdn_put_back(browser, serve, tmp_path):
+    """A copy of the slides where one deck loads reveal.js and MathJax from CDNs again, as
+    nbconvert's template does by default: the certificate reports both requests, the deck that
+    did not start and the formulas left raw."""
+    slides_or_skip()
+    copy = tmp_path / "slides"
+    shutil.copytree(SLIDES, copy)
+    deck = "02_backpropagation.html"
+    text = (copy / deck).read_text(encoding="utf-8")
+    assert "_static/reveal.js" in text and "_static/mathjax/MathJax.js" in text
+    text = text.replace("_static/reveal.js", CDN_REVEAL).replace(
+        "_static/mathjax/MathJax.js", CDN_MATHJAX.split("?")[0])
+    (copy / deck).write_text(text, encoding="utf-8")
+    report = certify_decks(browser, serve(copy), [deck], mathjax_timeout_ms=5_000)
+    report.pop("_summary")
+    found = report.get(deck, [])
+    assert any(p.startswith("request left the machine") and "unpkg.com" in p for p in found), found
+    assert any(p.startswith("request left the machine") and "cdn.jsdelivr.net" in p for p in found), found
+    assert "reveal.js did not start" in found, found
+    assert any(p.startswith("raw TeX in the text") for p in found), found
