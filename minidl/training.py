@@ -253,7 +253,9 @@ def train(model, x, y, x_validation=None, y_validation=None, *, epochs: int = 10
                          f"torch.inference_mode(), where torch forbids changing it afterwards; build the model "
                          f"outside inference mode (or load a copy of its state_dict() into a new one)")
     if engine == "fast":
-        run_epoch = fast_engine.compile(model, loss, batch_size=batch_size, momentum=momentum, probe=(x, t)).run_epoch
+        with torch_threads(1):      # its probe takes one step on copies of the model: on one thread, as fit trains
+            run_epoch = fast_engine.compile(model, loss, batch_size=batch_size, momentum=momentum,
+                                            probe=(x, t)).run_epoch
     else:
         optimizer = SGD(model.param(), momentum)     # momentum 0: the plain step, eqs. (6) and (7)
         run_epoch = lambda xs, ts, eta: one_epoch(model, loss, optimizer, xs, ts, batch_size, eta)
