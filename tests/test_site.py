@@ -140,17 +140,42 @@ IMAGES = """() => Promise.all([...document.images].map(img => {
 LINKS = "() => [...document.querySelectorAll('a[href]')].map(a => a.href)"
 
 
-def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path | None = None,
-            mathjax_timeout_ms: int = MATHJAX_TIMEOUT_MS) -> dict:
-    """Open each page (paths relative to ``folder``) from ``base``: {page: [problems]} with
-    every problem found, plus "_summary" counts. Requests to any host but ``base``'s are aborted
-    and reported."""
+def load_and_check(page, base: str, path: str, found: list[str], summary: dict, links: dict,
+                   typeset_js: str, maths_js: str, mathjax_timeout_ms: int) -> None:
+    """Open ``path`` in ``page`` (console errors and page errors go to ``found``), then check it as
+    every page and deck is checked: HTTP 200, MathJax done (``typeset_js``) and no formula left
+    unrendered, erroneous or raw (``maths_js``), every image loaded; its links to ``base``'s
+    host are collected in ``links`` for the check at the end."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    page.on("console", lambda msg: msg.type == "error" and found.append(f"console error: {msg.text}"))
+    page.on("pageerror", lambda error: found.append(f"page error: {error}"))
+    response = page.goto(base + path, wait_until="load", timeout=TIMEOUT_MS)
+    if response is None or response.status != 200:
+        found.append(f"HTTP {response.status if response else None} for the page itself")
+    try:
+        page.wait_for_function(typeset_js, timeout=mathjax_timeout_ms, polling=200)
+    except PlaywrightTimeout:
+        found.append(f"MathJax had not typeset every formula after {mathjax_timeout_ms / 1000:.0f} s")
+    maths = page.evaluate(maths_js)
+    summary["formulas"] += maths["count"]
+    found += [f"formula not rendered: {text!r}" for text in maths["unrendered"]]
+    found += [f"MathJax error: {text!r}" for text in maths["errors"]]
+    found += [f"raw TeX in the text: {text!r}" for text in maths["raw"]]
+    for src, width in page.evaluate(IMAGES):
+        summary["images"] += 1
+        if not width:
+            found.append(f"image not loaded: {src[:80]}")
     origin = urlsplit(base).netloc
-    problems: dict[str, list[str]] = {}
-    summary = {"pages": 0, "formulas": 0, "images": 0, "internal links": 0, "minor accessibility findings": 0}
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
-    left: list[str] = []
+    for href in page.evaluate(LINKS):
+        if urlsplit(href).netloc == origin:
+            links.setdefault(href, set()).add(path)
+
+
+def offline_context(browser, base: str, left: list[str], height: int):
+    """A browser context that lets through requests to ``base``'s host only; the URL of every
+    other request is appended to ``left`` and the request aborted."""
+    origin = urlsplit(base).netloc
+    context = browser.new_context(viewport={"width": 1280, "height": height}, service_workers="block")
 
     def route(route_):
         if urlsplit(route_.request.url).netloc == origin:
@@ -160,33 +185,47 @@ def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path
             route_.abort()
 
     context.route("**/*", route)
+    return context
+
+
+def check_links(links: dict[str, set[str]], problems: dict, summary: dict) -> None:
+    """Every internal link: HTTP 200 from the local server, and its #fragment, if any (and not a
+    reveal.js slide address, #/...), an id of the target page."""
+    bodies: dict[str, str | int] = {}
+    for href, sources in sorted(links.items()):
+        url, fragment = urldefrag(href)
+        summary["internal links"] += 1
+        if url not in bodies:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    bodies[url] = response.read().decode("utf-8", "replace")
+            except urllib.error.HTTPError as error:
+                bodies[url] = error.code
+        body = bodies[url]
+        where = sorted(sources)[0]
+        if isinstance(body, int):
+            problems.setdefault(where, []).append(f"internal link {href}: HTTP {body}")
+        elif (fragment and not fragment.startswith("/") and url.endswith(".html")
+              and not re.search(rf'\bid="{re.escape(fragment)}"', body)):
+            problems.setdefault(where, []).append(f"internal link {href}: no id {fragment!r} in its page")
+
+
+def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path | None = None,
+            mathjax_timeout_ms: int = MATHJAX_TIMEOUT_MS) -> dict:
+    """Open each page (paths relative to ``folder``) from ``base``: {page: [problems]} with
+    every problem found, plus "_summary" counts. Requests to any host but ``base``'s are aborted
+    and reported."""
+    problems: dict[str, list[str]] = {}
+    summary = {"pages": 0, "formulas": 0, "images": 0, "internal links": 0, "minor accessibility findings": 0}
+    left: list[str] = []
+    context = offline_context(browser, base, left, height=900)
     links: dict[str, set[str]] = {}
     try:
         for index, page_path in enumerate(pages):
             found: list[str] = []
             left.clear()
             page = context.new_page()
-            page.on("console", lambda msg, found=found: msg.type == "error" and found.append(f"console error: {msg.text}"))
-            page.on("pageerror", lambda error, found=found: found.append(f"page error: {error}"))
-            response = page.goto(base + page_path, wait_until="load", timeout=TIMEOUT_MS)
-            if response is None or response.status != 200:
-                found.append(f"HTTP {response.status if response else None} for the page itself")
-            try:
-                page.wait_for_function(ALL_TYPESET, timeout=mathjax_timeout_ms, polling=200)
-            except PlaywrightTimeout:
-                found.append(f"MathJax had not typeset every formula after {mathjax_timeout_ms / 1000:.0f} s")
-            maths = page.evaluate(MATHS)
-            summary["formulas"] += maths["count"]
-            found += [f"formula not rendered: {text!r}" for text in maths["unrendered"]]
-            found += [f"MathJax error: {text!r}" for text in maths["errors"]]
-            found += [f"raw TeX in the text: {text!r}" for text in maths["raw"]]
-            for src, width in page.evaluate(IMAGES):
-                summary["images"] += 1
-                if not width:
-                    found.append(f"image not loaded: {src}")
-            for href in page.evaluate(LINKS):
-                if urlsplit(href).netloc == origin:
-                    links.setdefault(href, set()).add(page_path)
+            load_and_check(page, base, page_path, found, summary, links, ALL_TYPESET, MATHS, mathjax_timeout_ms)
             if index == 0 and screenshot is not None:
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=False)
@@ -205,23 +244,7 @@ def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path
                 problems[page_path] = found
     finally:
         context.close()
-    # every internal link: HTTP 200 from the local server, and its fragment an id of the target
-    bodies: dict[str, str | int] = {}
-    for href, sources in sorted(links.items()):
-        url, fragment = urldefrag(href)
-        summary["internal links"] += 1
-        if url not in bodies:
-            try:
-                with urllib.request.urlopen(url, timeout=10) as response:
-                    bodies[url] = response.read().decode("utf-8", "replace")
-            except urllib.error.HTTPError as error:
-                bodies[url] = error.code
-        body = bodies[url]
-        where = sorted(sources)[0]
-        if isinstance(body, int):
-            problems.setdefault(where, []).append(f"internal link {href}: HTTP {body}")
-        elif fragment and url.endswith(".html") and not re.search(rf'\bid="{re.escape(fragment)}"', body):
-            problems.setdefault(where, []).append(f"internal link {href}: no id {fragment!r} in its page")
+    check_links(links, problems, summary)
     problems["_summary"] = summary
     return problems
 
@@ -370,49 +393,18 @@ def certify_decks(browser, base: str, decks: list[str], screenshots: Path | None
                   mathjax_timeout_ms: int = MATHJAX_TIMEOUT_MS) -> dict:
     """Open each deck from ``base`` with every other host aborted: {deck: [problems]} plus
     "_summary". Each deck is walked slide by slide, fragments shown, axe-core run per slide."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    origin = urlsplit(base).netloc
     problems: dict[str, list[str]] = {}
     summary = {"decks": 0, "slides": 0, "fragments": 0, "formulas": 0, "images": 0, "internal links": 0,
                "minor accessibility findings": 0}
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, service_workers="block")
     left: list[str] = []
-
-    def route(route_):
-        if urlsplit(route_.request.url).netloc == origin:
-            route_.continue_()
-        else:
-            left.append(route_.request.url)
-            route_.abort()
-
-    context.route("**/*", route)
+    context = offline_context(browser, base, left, height=800)
     links: dict[str, set[str]] = {}
     try:
         for deck in decks:
             found: list[str] = []
             left.clear()
             page = context.new_page()
-            page.on("console", lambda msg, found=found: msg.type == "error" and found.append(f"console error: {msg.text}"))
-            page.on("pageerror", lambda error, found=found: found.append(f"page error: {error}"))
-            response = page.goto(base + deck, wait_until="load", timeout=TIMEOUT_MS)
-            if response is None or response.status != 200:
-                found.append(f"HTTP {response.status if response else None} for the deck itself")
-            try:
-                page.wait_for_function(MATHJAX_DONE, timeout=mathjax_timeout_ms, polling=200)
-            except PlaywrightTimeout:
-                found.append(f"MathJax had not typeset the deck after {mathjax_timeout_ms / 1000:.0f} s")
-            maths = page.evaluate(DECK_MATHS)
-            summary["formulas"] += maths["count"]
-            found += [f"formula not rendered: {text!r}" for text in maths["unrendered"]]
-            found += [f"MathJax error: {text!r}" for text in maths["errors"]]
-            found += [f"raw TeX in the text: {text!r}" for text in maths["raw"]]
-            for src, width in page.evaluate(IMAGES):
-                summary["images"] += 1
-                if not width:
-                    found.append(f"image not loaded: {src[:80]}")
-            for href in page.evaluate(LINKS):
-                if urlsplit(href).netloc == origin:
-                    links.setdefault(href, set()).add(deck)
+            load_and_check(page, base, deck, found, summary, links, MATHJAX_DONE, DECK_MATHS, mathjax_timeout_ms)
             if not page.evaluate("() => typeof Reveal !== 'undefined' && Reveal.isReady()"):
                 found.append("reveal.js did not start")
             else:
@@ -443,17 +435,7 @@ def certify_decks(browser, base: str, decks: list[str], screenshots: Path | None
                 problems[deck] = found
     finally:
         context.close()
-    for href, sources in sorted(links.items()):
-        url, fragment = urldefrag(href)
-        summary["internal links"] += 1
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                body = response.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as error:
-            problems.setdefault(sorted(sources)[0], []).append(f"internal link {href}: HTTP {error.code}")
-            continue
-        if fragment and not fragment.startswith("/") and not re.search(rf'\bid="{re.escape(fragment)}"', body):
-            problems.setdefault(sorted(sources)[0], []).append(f"internal link {href}: no id {fragment!r} in its page")
+    check_links(links, problems, summary)
     problems["_summary"] = summary
     return problems
 
