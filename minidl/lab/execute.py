@@ -1,5 +1,5 @@
 """A submitted notebook, executed top to bottom in a fresh kernel, inside the grading sandbox
-(``python -m minidl.lab.execute NOTEBOOK CELL_TIMEOUT FD``; ``minidl.lab.regrade`` runs it).
+(``python -P minidl/lab/execute.py NOTEBOOK CELL_TIMEOUT FD``; ``minidl.lab.regrade`` runs it).
 
 nbgrader's own ``Execute`` step, with three differences that keep a submission from faking a
 pass: a cell that fails without printing a traceback (``showtraceback`` silenced) still gets
@@ -8,12 +8,21 @@ and the executed notebook (every output cut to ``OUTPUT_LIMIT`` characters) goes
 the file descriptor ``FD``, not through a file the kernel could rewrite, with a status that says
 whether every cell ran (a kernel that died or exited leaves cells unexecuted: the caller gives
 that notebook 0).
+
+Run as a script, not with ``python -m minidl.lab.execute``: ``-m`` would import the package
+``minidl`` first, and with it torch (1 s of CPU per submission), which this process never uses
+(the kernel imports its own); ``-P`` keeps this file's folder off ``sys.path``. Run so, it also
+keeps ``jsonschema`` (under ``nbformat``) from importing ``rfc3987_syntax``, which builds a
+grammar for the ``iri`` format at import (0.8 s); no notebook schema has that format.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+
+if __name__ == "__main__":
+    sys.modules.setdefault("rfc3987_syntax", None)      # jsonschema: no "iri" format check (see above)
 
 import nbformat
 from nbclient import NotebookClient

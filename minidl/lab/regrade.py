@@ -8,7 +8,7 @@ For each ``submitted/<student>/<assignment>/`` (already graded and unchanged: sk
    ``DeduplicateIds``, ``OverwriteKernelspec``, ``OverwriteCells``, ``CheckCellMetadata``) put
    the locked cells and hidden tests back from the source, as ``nbgrader autograde`` does.
 2. **Execute** (a worker, sandboxed): the notebook runs in a fresh kernel in a temporary folder,
-   under ``minidl.lab.execute``; the executed notebook comes back through a pipe.
+   by ``minidl/lab/execute.py``; the executed notebook comes back through a pipe.
 3. **Re-check** (a worker, sandboxed): ``minidl.lab.recheck`` checks the submission's answer
    cells again in a fresh Python process that the student's code cannot patch.
 4. **Record** (main process, one submission at a time): nbgrader's ``SaveAutoGrades`` writes
@@ -64,6 +64,7 @@ from .grading import grades_table
 from .mathml import render_math
 
 RECORD = ".minidl-grading.json"
+EXECUTE = pathlib.Path(__file__).with_name("execute.py")     # run as a script: see its docstring
 # the grader's code: minidl's (the checks compare with its layers) and this module's helpers
 CODE = sorted(pathlib.Path(grading.__file__).resolve().parents[1].rglob("*.py"))
 NO_SANDBOX = ("warning: bubblewrap (bwrap) is not available here: the submissions run WITHOUT a sandbox, with "
@@ -211,7 +212,7 @@ class Grader:
             except Exception as error:           # noqa: BLE001 (nbgrader rejects the notebook: it cannot be graded)
                 return {"executed": None, "why": f"nbgrader cannot read it: {type(error).__name__}: {error}"[:500],
                         "recheck": {}}
-            command = [python, "-m", "minidl.lab.execute", str(folder / submitted.name),
+            command = [python, "-P", str(EXECUTE), str(folder / submitted.name),
                        str(self.settings.cell_timeout), "FD"]
             report, why = run_reporting(sandboxed(command, folder, self.course, self.settings, self.sandbox),
                                         folder, limit)
