@@ -35,6 +35,8 @@ def test_every_answer_of_the_sources_may_run(path):
     ("x = ().__class__.__base__", "uses the attribute .__class__"),
     ("g = globals()", "uses globals"),
     ("open('/tmp/x', 'w')", "uses open"),
+    ("import torch._dynamo", "imports torch._dynamo (graded code may not import private modules"),
+    ("from torch._C import _set_grad_enabled", "imports torch._C (graded code may not import private modules"),
     ("def f(\n", "syntax error"),
 ])
 def test_code_that_could_reach_the_checks_may_not_run(code, words):
@@ -56,10 +58,35 @@ def test_a_check_in_its_own_process_cannot_fake_a_pass():
     assert "y" not in scope            # a check's changes stay in its process
 
 
-def test_the_sources_answers_pass_every_check():
+def fresh_process(code: str) -> str:
+    """What ``code`` prints, run in a fresh Python: one that has not imported torch._dynamo (as
+    pytest's may have) and whose torch has run no threads (such a process cannot fork safely)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_torch_wrapping_its_own_functions_is_not_taken_for_a_patch():
+    """The first use of torch.optim imports torch._dynamo, which wraps torch.manual_seed: a check
+    that does so still passes (run again once the re-check imported it), a patch still fails it."""
+    out = fresh_process(
+        "import sys\n"
+        "from minidl.lab.recheck import run_check\n"
+        "assert 'torch._dynamo' not in sys.modules\n"
+        "optim = 'p = torch.zeros(2, requires_grad=True)\\ntorch.optim.SGD([p], lr=0.1)'\n"
+        "scope = {'torch': __import__('torch')}\n"
+        "print(run_check(optim, dict(scope), 'optim', 30))\n"
+        "print('torch._dynamo' in sys.modules)\n"
+        "print(run_check(optim + '\\ntorch.manual_seed = print', dict(scope), 'patch', 30))\n")
+    first, imported, patched = out.splitlines()
+    assert first == "(True, '')" and imported == "True", out
+    assert patched.startswith("(False,") and "torch.manual_seed" in patched, out
+
+
+@pytest.mark.parametrize("assignment", ["01_layers", "03_momentum_and_batches"])
+def test_the_sources_answers_pass_every_check(assignment):
     """In a fresh process, as make grade runs it (a process whose torch already ran threads, as
-    pytest's has, cannot fork safely)."""
-    path = SOURCE / "01_layers" / "layers.ipynb"
+    pytest's has, cannot fork safely). Assignment 3's torch.optim imports torch._dynamo in a
+    check; assignment 2 (its training test takes seconds) is graded in the course tests."""
+    (path,) = (SOURCE / assignment).glob("*.ipynb")
     read, write = os.pipe()
     process = subprocess.Popen([sys.executable, "-m", "minidl.lab.recheck", str(path), str(path), "30", str(write)],
                                pass_fds=(write,))
@@ -67,5 +94,5 @@ def test_the_sources_answers_pass_every_check():
     with os.fdopen(read) as report:
         verdict = json.loads(report.read())
     assert process.wait() == 0
-    assert verdict["answers"] == {} and len(verdict["tests"]) == 5
+    assert verdict["answers"] == {} and len(verdict["tests"]) == {"01_layers": 5}.get(assignment, 3)
     assert all(test["passed"] for test in verdict["tests"].values()), verdict

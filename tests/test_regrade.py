@@ -104,6 +104,9 @@ CHEATS = {   # student -> (base, edit, {test cell: points it must get} or the to
     "delete_locked": ("broken", delete_test_cell, 8),
     "edit_locked": ("broken", edit_locked_cells, 8),
     "megabytes": ("solutions", append("mse", "print('x' * 5_000_000)"), 12),
+    # a private torch module (torch._dynamo wraps torch's functions when imported): the cell does not run
+    "private_import": ("broken", append("linear", "import torch._dynamo"),
+                       {"test_linear_forward": 0, "test_linear_backward": 0, "test_relu_backward": 2}),
     "loop": ("solutions", prepend("activations", "while True:\n    pass"),
              {"test_relu_backward": 0, "test_tanh_backward": 0, "test_linear_forward": 2}),
 }

@@ -9,15 +9,19 @@ submitted notebook; every other cell comes from the source (``course/source/``),
 included. The graded test cells then run as follows:
 
 - each answer cell is first read, not run: code that imports anything but ``torch``, ``math``
-  and ``minidl``'s framework, calls ``setattr``/``exec``/``globals``/``open``..., touches dunder
-  attributes, or assigns to an attribute of a module or of a name the locked cells define
-  (``torch.allclose = ...``, ``check_linear_forward = ...``) is not run (``policy_problems``):
-  the functions it defines are missing, so their checks fail, and the reason is reported;
+  and ``minidl``'s framework (or a private module of theirs, such as ``torch._dynamo``), calls
+  ``setattr``/``exec``/``globals``/``open``..., touches dunder attributes, or assigns to an
+  attribute of a module or of a name the locked cells define (``torch.allclose = ...``,
+  ``check_linear_forward = ...``) is not run (``policy_problems``): the functions it defines
+  are missing, so their checks fail, and the reason is reported;
 - a test cell runs in the names the locked cells bound, put back on top of the answers';
 - each test cell runs in its own forked child (``run_check``), killed after the cell time
   limit: a loop, ``SystemExit``, a crash or a patch in one check cannot touch another; a check
   passes only if the child reports so, and reports that no function of ``torch``, ``minidl``
-  or ``builtins`` was replaced while it ran;
+  or ``builtins`` was replaced while it ran. One replacement is torch's own: the first import
+  of ``torch._dynamo`` (torch.optim imports it when first used) wraps ``torch.manual_seed``.
+  So a check whose child imported it runs again, in a new child, once this process has
+  imported it too (1 s of CPU, paid only by the checks that need it, not by every re-check);
 - the student's prints go to /dev/null; the verdict (JSON: grade id -> passed and why) goes to
   the file descriptor ``FD`` that the caller (``minidl.lab.regrade``) reads.
 """
@@ -33,8 +37,6 @@ import sys
 import time
 
 import torch
-import torch._dynamo  # noqa: F401 (loaded now: importing it wraps torch.manual_seed and others, which the
-                      # check for patches would otherwise take for the student's doing)
 
 import minidl
 import minidl.lab.grading   # noqa: F401 (imported before any student code: the checks, unpatched)
@@ -109,6 +111,9 @@ def policy_problems(code: str, protected: set[str]) -> list[str]:
                         or module.startswith("minidl.lab"):
                     problems.append(f"line {line}: imports {module or '.'} (graded code may import only "
                                     f"torch, math and minidl)")
+                elif any(part.startswith("_") for part in module.split(".")):
+                    problems.append(f"line {line}: imports {module} (graded code may not import private "
+                                    f"modules, those named with a leading _)")
             imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
         elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or node.id.startswith("__")):
             problems.append(f"line {line}: uses {node.id}")
@@ -154,8 +159,23 @@ def _first_lines(error: BaseException) -> str:
     return text[:MESSAGE_LIMIT]
 
 
+DYNAMO = "torch._dynamo"
+
+
 def run_check(code: str, scope: dict, name: str, timeout: float) -> tuple[bool, str]:
-    """Run a test cell's ``code`` in ``scope`` in a forked child: (passed, why not)."""
+    """Run a test cell's ``code`` in ``scope`` in a forked child: (passed, why not). If the
+    child imported ``torch._dynamo`` (which wraps ``torch.manual_seed``), import it here and
+    run the check again in a new child, whose patch check then knows torch's own wrapping."""
+    passed, why, imported = _run_check_once(code, scope, name, timeout)
+    if imported and DYNAMO not in sys.modules:
+        import torch._dynamo  # noqa: F401 (torch's own wrapping, now part of the state each check compares with)
+        passed, why, _ = _run_check_once(code, scope, name, timeout)
+    return passed, why
+
+
+def _run_check_once(code: str, scope: dict, name: str, timeout: float) -> tuple[bool, str, bool]:
+    """``run_check``'s one child: (passed, why not, whether it imported ``torch._dynamo``)."""
+    had_dynamo = DYNAMO in sys.modules
     before = _state()
     read, write = os.pipe()
     pid = os.fork()
@@ -169,6 +189,7 @@ def run_check(code: str, scope: dict, name: str, timeout: float) -> tuple[bool, 
                 else [True, ""]
         except BaseException as error:                    # noqa: BLE001 (SystemExit too: the check failed)
             verdict = [False, _first_lines(error)]
+        verdict.append(not had_dynamo and DYNAMO in sys.modules)
         os.write(write, json.dumps(verdict).encode())
         os._exit(0)
     os.close(write)
@@ -183,12 +204,12 @@ def run_check(code: str, scope: dict, name: str, timeout: float) -> tuple[bool, 
     os.kill(pid, signal.SIGKILL) if timed_out else None
     os.waitpid(pid, 0)
     if timed_out:
-        return False, f"the check did not finish in {timeout:g} s"
+        return False, f"the check did not finish in {timeout:g} s", False
     try:
-        passed, why = json.loads(data)
-    except ValueError:
-        return False, "the check ended without a verdict (the process exited or crashed)"
-    return passed is True, str(why)
+        passed, why, imported = json.loads(data)
+    except (ValueError, TypeError):
+        return False, "the check ended without a verdict (the process exited or crashed)", False
+    return passed is True, str(why), imported is True
 
 
 def recheck(source_path: str, submitted_path: str, timeout: float) -> dict:
