@@ -30,8 +30,8 @@ process has a memory limit (``RLIMIT_AS``), each cell a time limit, each noteboo
 in ``course/nbgrader_config.py`` (``c.Execute.timeout``, ``c.Grading.notebook_timeout``,
 ``c.Grading.memory_limit_mb``). Without ``bwrap`` the grader says so once and grades anyway.
 
-Then ``nbgrader generate_feedback`` (one process per assignment, in parallel: it only reads the
-gradebook), ``nbgrader export`` and the table of ``minidl.lab.grading.grades_table``.
+Then ``nbgrader generate_feedback`` (one process per assignment) and ``nbgrader export``, in
+parallel (they only read the gradebook), and the table of ``minidl.lab.grading.grades_table``.
 """
 from __future__ import annotations
 
@@ -332,30 +332,45 @@ class Grader:
         return [(s, a) for s, a, _ in todo]
 
 
+# nbgrader's own console script, with jsonschema's optional rfc3987_syntax kept out: importing it
+# builds a grammar for the 'iri' format (0.8 s of CPU in each nbgrader process), a format no
+# schema of nbgrader's is checked against
+NBGRADER_MAIN = ("import sys; sys.modules['rfc3987_syntax'] = None; sys.argv[0] = 'nbgrader'; "
+                 "from nbgrader.apps.nbgraderapp import main; sys.exit(main())")
+
+
 def nbgrader(course: pathlib.Path, *args: str) -> subprocess.Popen:
     """An nbgrader command, started in ``course`` with this Python's bin/ first on PATH."""
     env = {**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.Popen([str(pathlib.Path(sys.executable).parent / "nbgrader"), *args], cwd=course, env=env,
+    return subprocess.Popen([sys.executable, "-c", NBGRADER_MAIN, *args], cwd=course, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def run_nbgrader(course: pathlib.Path, *args: str) -> tuple[int, str]:
+    """An nbgrader command run to its end: (exit status, its output)."""
+    process = nbgrader(course, *args)
+    log = process.communicate()[0]
+    return process.returncode, log
+
+
 def finish(course: pathlib.Path, jobs: int, out=sys.stdout) -> None:
-    """Feedback (one nbgrader per assignment, ``jobs`` at a time), grades.csv, and the table. A
-    notebook nbgrader cannot make feedback for (one that could not be graded) is reported, not
-    fatal: the grades are in the gradebook already."""
+    """Feedback (one nbgrader per assignment) and grades.csv (``nbgrader export``, which only
+    reads the gradebook), ``jobs`` nbgrader processes at a time, a new one as soon as one ends;
+    then the table. A notebook nbgrader cannot make feedback for (one that could not be graded)
+    is reported, not fatal: the grades are in the gradebook already."""
     assignments = sorted({a for _, a in submissions(course)})
-    for start in range(0, len(assignments), jobs):
-        running = [(a, nbgrader(course, "generate_feedback", a, "--force")) for a in assignments[start:start + jobs]]
-        for assignment, process in running:
-            log = process.communicate()[0]
-            if process.returncode != 0:
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        feedback = {a: pool.submit(run_nbgrader, course, "generate_feedback", a, "--force") for a in assignments}
+        export = pool.submit(run_nbgrader, course, "export", "--to", "grades.csv")     # the shortest, last
+        for assignment, future in feedback.items():
+            returncode, log = future.result()
+            if returncode != 0:
                 errors = [line for line in log.splitlines() if "error processing assignment" in line]
                 print(f"warning: nbgrader generate_feedback {assignment}: no feedback for some submissions:\n"
                       + "\n".join(errors[-20:]), file=out)
+        returncode, log = export.result()
     offline_feedback(course, out)
-    process = nbgrader(course, "export", "--to", "grades.csv")
-    log = process.communicate()[0]
-    if process.returncode != 0:
+    if returncode != 0:
         raise RuntimeError(f"nbgrader export failed:\n{log[-3000:]}")
     print(grades_table(str(course / "grades.csv"), str(course / "submitted"), str(course / "autograded")), file=out)
 
