@@ -52,6 +52,9 @@ import time
 import warnings
 from typing import NamedTuple
 
+if __name__ == "__main__":      # make grade: no rfc3987_syntax grammar (0.8 s) for a format nbformat never checks
+    sys.modules.setdefault("rfc3987_syntax", None)
+
 import nbformat
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
