@@ -84,8 +84,8 @@ def test_torch_wrapping_its_own_functions_is_not_taken_for_a_patch():
 @pytest.mark.parametrize("assignment", ["01_layers", "03_momentum_and_batches"])
 def test_the_sources_answers_pass_every_check(assignment):
     """In a fresh process, as make grade runs it (a process whose torch already ran threads, as
-    pytest's has, cannot fork safely). Assignment 3's torch.optim imports torch._dynamo in a
-    check; assignment 2 (its training test takes seconds) is graded in the course tests."""
+    pytest's has, cannot fork safely). Assignment 2 (its training test takes seconds) is graded
+    in the course tests."""
     (path,) = (SOURCE / assignment).glob("*.ipynb")
     read, write = os.pipe()
     process = subprocess.Popen([sys.executable, "-m", "minidl.lab.recheck", str(path), str(path), "30", str(write)],
