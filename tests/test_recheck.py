@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from minidl.lab.recheck import answers, code_cells, policy_problems, run_check
+from minidl.lab.recheck import OUTPUT_LIMIT, answers, code_cells, policy_problems, run_check
 
 from helpers import course_source
 
@@ -45,17 +45,23 @@ def test_code_that_could_reach_the_checks_may_not_run(code, words):
 
 
 def test_a_check_in_its_own_process_cannot_fake_a_pass():
-    assert run_check("x = 1", {}, "ok", 10) == (True, "")
+    assert run_check("x = 1", {}, "ok", 10) == (True, "", "")
     assert run_check("raise SystemExit(0)", {}, "exit", 10)[0] is False
-    passed, why = run_check("import os\nos._exit(0)", {}, "os_exit", 10)
+    passed, why, _ = run_check("import os\nos._exit(0)", {}, "os_exit", 10)
     assert not passed and "without a verdict" in why
-    passed, why = run_check("while True:\n    pass", {}, "loop", 1)
+    passed, why, _ = run_check("while True:\n    pass", {}, "loop", 1)
     assert not passed and "did not finish in 1 s" in why
-    passed, why = run_check("import minidl.lab.grading as g\ng.expect_close = print", {}, "patch", 10)
+    passed, why, _ = run_check("import minidl.lab.grading as g\ng.expect_close = print", {}, "patch", 10)
     assert not passed and "minidl.lab.grading.expect_close" in why
     scope = {}
     run_check("y = 2", scope, "isolated", 10)
     assert "y" not in scope            # a check's changes stay in its process
+
+
+def test_a_check_reports_the_start_of_what_it_printed():
+    assert run_check("print('accuracy', 0.981)\nraise AssertionError('no')", {}, "p", 10) == \
+        (False, "AssertionError: no", "accuracy 0.981\n")
+    assert len(run_check("print('x' * 10**6)", {}, "long", 10).output) == OUTPUT_LIMIT
 
 
 def fresh_process(code: str) -> str:
@@ -73,9 +79,9 @@ def test_torch_wrapping_its_own_functions_is_not_taken_for_a_patch():
         "assert 'torch._dynamo' not in sys.modules\n"
         "optim = 'p = torch.zeros(2, requires_grad=True)\\ntorch.optim.SGD([p], lr=0.1)'\n"
         "scope = {'torch': __import__('torch')}\n"
-        "print(run_check(optim, dict(scope), 'optim', 30))\n"
+        "print(tuple(run_check(optim, dict(scope), 'optim', 30))[:2])\n"
         "print('torch._dynamo' in sys.modules)\n"
-        "print(run_check(optim + '\\ntorch.manual_seed = print', dict(scope), 'patch', 30))\n")
+        "print(tuple(run_check(optim + '\\ntorch.manual_seed = print', dict(scope), 'patch', 30))[:2])\n")
     first, imported, patched = out.splitlines()
     assert first == "(True, '')" and imported == "True", out
     assert patched.startswith("(False,") and "torch.manual_seed" in patched, out

@@ -7,10 +7,13 @@ For each ``submitted/<student>/<assignment>/`` (already graded and unchanged: sk
 1. **Sanitize** (main process): nbgrader's own preprocessors (``ClearOutput``,
    ``DeduplicateIds``, ``OverwriteKernelspec``, ``OverwriteCells``, ``CheckCellMetadata``) put
    the locked cells and hidden tests back from the source, as ``nbgrader autograde`` does.
-2. **Execute** (a worker, sandboxed): the notebook runs in a fresh kernel in a temporary folder,
-   by ``minidl/lab/execute.py``; the executed notebook comes back through a pipe.
-3. **Re-check** (a worker, sandboxed): ``minidl.lab.recheck`` checks the submission's answer
-   cells again in a fresh Python process that the student's code cannot patch.
+2. **Re-check** (a worker, sandboxed): ``minidl.lab.recheck`` checks the submission's answer
+   cells in a fresh Python process that the student's code cannot patch.
+3. **Execute** (a worker, sandboxed): the notebook runs in a fresh kernel in a temporary folder,
+   by ``minidl/lab/execute.py``; the executed notebook comes back through a pipe. A test cell
+   whose re-check took ``RUN_ONCE_SECONDS`` or more (the training test of assignment 2) is not
+   run a second time: the notebook shows the re-check's output and verdict, the one that
+   counts (step 4), and the grader's notes say so.
 4. **Record** (main process, one submission at a time): nbgrader's ``SaveAutoGrades`` writes
    the notebook's scores into ``gradebook.db``; a test cell keeps its points only if the
    re-check passed it too. Every disagreement, and every submission that could not be graded
@@ -68,6 +71,8 @@ from .mathml import render_math
 
 RECORD = ".minidl-grading.json"
 EXECUTE = pathlib.Path(__file__).with_name("execute.py")     # run as a script: see its docstring
+ANSWERED = ".minidl-answered.json"  # the test cells the re-check ran, for execute.py: not run again
+RUN_ONCE_SECONDS = 1.0              # a test cell whose re-check took this long runs once (the training test)
 # the grader's code: minidl's (the checks compare with its layers) and this module's helpers
 CODE = sorted(pathlib.Path(grading.__file__).resolve().parents[1].rglob("*.py"))
 NO_SANDBOX = ("warning: bubblewrap (bwrap) is not available here: the submissions run WITHOUT a sandbox, with "
@@ -203,7 +208,7 @@ class Grader:
 
     def grade_notebook(self, source: pathlib.Path, submitted: pathlib.Path, student: str, assignment: str) -> dict:
         if not submitted.is_file():
-            return {"executed": None, "why": f"no {submitted.name} handed in", "recheck": {}}
+            return {"executed": None, "why": f"no {submitted.name} handed in", "recheck": {}, "answered": []}
         python = sys.executable
         limit = self.settings.notebook_timeout
         with tempfile.TemporaryDirectory(prefix="minidl-grade-") as work:
@@ -214,13 +219,7 @@ class Grader:
                 nbformat.write(self.sanitized(submitted, student, assignment), folder / submitted.name)
             except Exception as error:           # noqa: BLE001 (nbgrader rejects the notebook: it cannot be graded)
                 return {"executed": None, "why": f"nbgrader cannot read it: {type(error).__name__}: {error}"[:500],
-                        "recheck": {}}
-            command = [python, "-P", str(EXECUTE), str(folder / submitted.name),
-                       str(self.settings.cell_timeout), "FD"]
-            report, why = run_reporting(sandboxed(command, folder, self.course, self.settings, self.sandbox),
-                                        folder, limit)
-            executed = nbformat.reads(report["notebook"], 4) if report else None
-            why = why or ("" if report["complete"] else f"the notebook did not run to its end: {report['why']}")
+                        "recheck": {}, "answered": []}
             clean = pathlib.Path(work) / "recheck"
             clean.mkdir()
             shutil.copy(source, clean / "source.ipynb")
@@ -229,8 +228,18 @@ class Grader:
                        str(clean / "submitted.ipynb"), str(self.settings.cell_timeout), "FD"]
             verdict, recheck_why = run_reporting(sandboxed(command, clean, self.course, self.settings, self.sandbox),
                                                  clean, limit)
-        return {"executed": executed, "why": why,
-                "recheck": verdict or {"tests": {}, "answers": {}, "why": recheck_why}}
+            recheck = verdict or {"tests": {}, "answers": {}, "why": recheck_why}
+            # the slow test cells, run once: the notebook shows the re-check's output and verdict
+            answered = {grade_id: test for grade_id, test in recheck["tests"].items()
+                        if test.get("seconds", 0) >= RUN_ONCE_SECONDS}
+            (folder / ANSWERED).write_text(json.dumps(answered))
+            command = [python, "-P", str(EXECUTE), str(folder / submitted.name),
+                       str(self.settings.cell_timeout), str(folder / ANSWERED), "FD"]
+            report, why = run_reporting(sandboxed(command, folder, self.course, self.settings, self.sandbox),
+                                        folder, limit)
+            executed = nbformat.reads(report["notebook"], 4) if report else None
+            why = why or ("" if report["complete"] else f"the notebook did not run to its end: {report['why']}")
+        return {"executed": executed, "why": why, "recheck": recheck, "answered": sorted(answered)}
 
     def grade_submission(self, student: str, assignment: str, stamp: str) -> Outcome:
         start = time.monotonic()
@@ -286,9 +295,12 @@ class Grader:
                                      f"0 points")
                 gb.db.commit()
                 if executed is not None:
+                    once = [f"- {grade_id}: run once, by the clean re-check (it took {tests[grade_id]['seconds']:.0f} "
+                            f"s); the cell above shows its output and verdict" for grade_id in result["answered"]]
                     executed.cells.append(nbformat.v4.new_markdown_cell(
                         "**Grader's notes** (the clean re-check of your answer cells):\n\n" +
-                        ("\n".join(f"- {flag}" for flag in flags) or "- it agrees with every test cell above")))
+                        ("\n".join(f"- {flag}" for flag in flags) or "- it agrees with every test cell above") +
+                        "".join(f"\n{line}" for line in once)))
                     nbformat.write(executed, dest / f"{name}.ipynb")
             submission = gb.find_submission(assignment, student)
             score, maximum = submission.score, submission.max_score
@@ -326,7 +338,7 @@ class Grader:
                 except Exception as error:     # noqa: BLE001 (the grader's own failure on one submission: 0, flagged)
                     student, assignment, stamp = futures[future]
                     why = {"executed": None, "why": f"the grader failed: {type(error).__name__}: {error}",
-                           "recheck": {}}
+                           "recheck": {}, "answered": []}
                     names = sorted(p.stem for p in (self.course / "source" / assignment).glob("*.ipynb"))
                     outcome = Outcome(student, assignment, "", {name: why for name in names}, 0.0)   # retried next time
                 score, maximum, flags = self.record(outcome)
