@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from minidl import MSE, Linear, Module, ReLU, Tanh
-from minidl.lab.grading import (RecordingModel, check_linear_backward, check_linear_forward,
+from minidl.lab.grading import (RecordingModel, TorchSGD, check_linear_backward, check_linear_forward,
                                 check_mean_of_sample_gradients, check_momentum_step, check_torch_equivalence,
                                 choose_layers, expect_algorithm_1, expect_close, expect_gradients, expect_shape,
                                 grades_table, reference_forward)
@@ -233,3 +233,36 @@ def test_assignment_3s_messages_say_which_parameter():
                                 step_size=0.1, momentum=0.5, steps=5, seed=0)
     with pytest.raises(AssertionError, match=r"dL/dw of one forward and backward: layer 0 weight, shape \(4, 3\)"):
         check_mean_of_sample_gradients(lambda model, x, t: [2 * grad for _, grad in model.param()], n=4, seed=0)
+
+
+@pytest.mark.parametrize("arguments", [
+    {"lr": 0.05, "momentum": 0.5}, {"lr": 0.1}, {"lr": 0.01, "momentum": 0.9, "dampening": 0.1},
+    {"lr": 0.02, "momentum": 0.8, "nesterov": True}, {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.01},
+    {"lr": 0.1, "momentum": 0.3, "maximize": True}, {"lr": 0.1, "momentum": 0.5, "foreach": True}, {},
+])
+def test_torch_sgd_takes_torch_optim_sgds_steps(arguments):
+    """check_torch_equivalence's stand-in for torch.optim.SGD (the class imports torch._dynamo, 1 s):
+    bit for bit the same values after each of 6 steps."""
+    g = torch.Generator().manual_seed(0)
+    start = [torch.randn(4, 3, generator=g, dtype=F64), torch.randn(4, generator=g, dtype=F64)]
+    grads = [[torch.randn(t.shape, generator=g, dtype=F64) for t in start] for _ in range(6)]
+    ours, theirs = ([t.clone().requires_grad_(True) for t in start] for _ in range(2))
+    a, b = TorchSGD(ours, **arguments), torch.optim.SGD(theirs, **arguments)
+    for step in grads:
+        for x, y, grad in zip(ours, theirs, step):
+            x.grad, y.grad = grad.clone(), grad.clone()
+        a.step()
+        b.step()
+        assert all(torch.equal(x, y) for x, y in zip(ours, theirs))
+
+
+@pytest.mark.parametrize("arguments, error", [
+    ({"lr": -0.1}, ValueError), ({"lr": 0.1, "momentum": -0.5}, ValueError),
+    ({"lr": 0.1, "weight_decay": -1.0}, ValueError), ({"lr": 0.1, "nesterov": True}, ValueError),
+    ({"lr": 0.1, "betas": (0.9, 0.99)}, TypeError), ({"learning_rate": 0.1}, TypeError),
+])
+def test_torch_sgd_refuses_what_torch_optim_sgd_refuses(arguments, error):
+    with pytest.raises(error):
+        torch.optim.SGD([torch.zeros(2, requires_grad=True)], **arguments)
+    with pytest.raises(error):
+        TorchSGD([torch.zeros(2, requires_grad=True)], **arguments)

@@ -104,6 +104,9 @@ CHEATS = {   # student -> (base, edit, {test cell: points it must get} or the to
     "delete_locked": ("broken", delete_test_cell, 8),
     "edit_locked": ("broken", edit_locked_cells, 8),
     "megabytes": ("solutions", append("mse", "print('x' * 5_000_000)"), 12),
+    # a private torch module (torch._dynamo wraps torch's functions when imported): the cell does not run
+    "private_import": ("broken", append("linear", "import torch._dynamo"),
+                       {"test_linear_forward": 0, "test_linear_backward": 0, "test_relu_backward": 2}),
     "loop": ("solutions", prepend("activations", "while True:\n    pass"),
              {"test_relu_backward": 0, "test_tanh_backward": 0, "test_linear_forward": 2}),
 }
@@ -241,3 +244,39 @@ def test_a_second_run_skips_what_is_graded_and_unchanged(graded):
     out = io.StringIO()
     assert Grader(course, out=out).run(2) == []
     assert "graded already, unchanged: skipped" in out.getvalue()
+
+
+def test_the_training_test_runs_once_and_the_notebook_shows_the_rechecks_output_and_verdict(tmp_path):
+    """Assignment 2's training test takes seconds: the clean re-check runs it, the notebook shows
+    the re-check's output (passed) or message (failed) under the cell's own source, and the
+    points are the same as if it had run twice."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "course", course, ignore=shutil.ignore_patterns(*GENERATED))
+    subprocess.run([str(BIN / "nbgrader"), "generate_assignment", "02_training", "--force"], cwd=course,
+                   check=True, capture_output=True, env={"PATH": f"{BIN}:/usr/bin:/bin"})
+    for student in ("solutions", "no_zero_grad"):
+        shutil.copytree(course / "source" / "02_training", course / "submitted" / student / "02_training")
+    (path,) = (course / "submitted" / "no_zero_grad" / "02_training").glob("*.ipynb")
+    nb = nbformat.read(path, 4)
+    assert cell(nb, "train").source.count("model.zero_grad()\n") == 1
+    cell(nb, "train").source = cell(nb, "train").source.replace("model.zero_grad()\n", "pass\n")
+    nbformat.write(nb, path)
+    Grader(course, out=io.StringIO()).run(2)
+    good, bad = record(course, "solutions", "02_training"), record(course, "no_zero_grad", "02_training")
+    assert good["score"] == good["max_score"] == 8 and not good["flags"], good
+    assert scores(course, "no_zero_grad", "02_training") == {"test_gradient_step": 2, "test_algorithm_1": 0,
+                                                            "test_training_accuracy": 0}
+    assert not bad["flags"], bad                  # the notebook and the re-check agree: no disagreement
+    source = cell(nbformat.read(path, 4), "test_training_accuracy").source
+    for student in ("solutions", "no_zero_grad"):
+        (graded_path,) = (course / "autograded" / student / "02_training").glob("*.ipynb")
+        graded_nb = nbformat.read(graded_path, 4)
+        training = cell(graded_nb, "test_training_accuracy")
+        assert training.source == source                # its own source, not the stand-in's
+        assert "run once, by the clean re-check" in graded_nb.cells[-1].source
+        outputs = training.outputs
+        if student == "solutions":
+            assert re.fullmatch(r"test accuracy after 35 epochs: 0\.9\d\d\n", outputs[0]["text"]), outputs
+        else:
+            (error,) = [o for o in outputs if o["output_type"] == "error"]
+            assert error["ename"] == "AssertionError" and "train" in error["evalue"], error

@@ -22,6 +22,7 @@ failed test) with such a message, and pass silently otherwise.
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import os
 import sys
@@ -29,6 +30,7 @@ from contextlib import contextmanager
 from typing import Callable, NamedTuple
 
 import torch
+from torch.optim.sgd import sgd as torch_sgd_step
 
 from .. import MSE, SGD, Linear, Module, ReLU, Sequential, Tanh, build_data
 from ..optim import decayed_step_size
@@ -639,10 +641,44 @@ def check_momentum_step(MomentumSGD: type, *, momentum: float, step_size: float,
                                           f"w <- w - eta V (Section V-B), shape {tuple(want.shape)}")
 
 
+class TorchSGD:
+    """``torch.optim.SGD(params, **arguments)``'s steps without the class, whose constructor
+    imports ``torch._dynamo`` (1 s of CPU, in the notebook and again in its clean re-check): the
+    arguments bound to ``torch.optim.SGD``'s own signature (its names and defaults; a TypeError
+    for any other) and checked as its constructor checks them; each ``step()`` calls torch's
+    SGD function, ``torch.optim.sgd.sgd``, as ``SGD.step`` does, on the tensors and their
+    ``.grad``, with the momentum buffers kept between steps as the optimizer's state keeps them
+    (tests/test_grading.py: the same steps as ``torch.optim.SGD``)."""
+
+    def __init__(self, params, **arguments) -> None:
+        bound = inspect.signature(torch.optim.SGD).bind(params, **arguments)
+        bound.apply_defaults()
+        self.params, self.group = list(params), {k: v for k, v in bound.arguments.items() if k != "params"}
+        group = self.group
+        for name, what in (("lr", "learning rate"), ("momentum", "momentum value"),
+                           ("weight_decay", "weight_decay value")):
+            if group[name] < 0.0:
+                raise ValueError(f"Invalid {what}: {group[name]}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        if group["fused"] and group["foreach"]:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        self.buffers = [None] * len(self.params)
+
+    def step(self) -> None:
+        group = self.group
+        with torch.no_grad():
+            torch_sgd_step(self.params, [p.grad for p in self.params], self.buffers,
+                           weight_decay=group["weight_decay"], momentum=group["momentum"], lr=group["lr"],
+                           dampening=group["dampening"], nesterov=group["nesterov"], maximize=group["maximize"],
+                           foreach=group["foreach"], fused=group["fused"])
+
+
 def check_torch_equivalence(torch_sgd_arguments: Callable, *, step_size: float, momentum: float,
                             steps: int, seed: int) -> None:
     """``torch.optim.SGD(params, **torch_sgd_arguments(step_size, momentum))`` takes the same
-    steps as minidl's ``SGD(params, momentum).step(step_size)`` (the paper's momentum)."""
+    steps as minidl's ``SGD(params, momentum).step(step_size)`` (the paper's momentum); torch's
+    steps taken by ``TorchSGD``, torch.optim.SGD's own step function without the class."""
     arguments = torch_sgd_arguments(step_size, momentum)
     if not isinstance(arguments, dict):
         raise AssertionError(f"torch_sgd_arguments: expected a dict of torch.optim.SGD's arguments "
@@ -650,7 +686,7 @@ def check_torch_equivalence(torch_sgd_arguments: Callable, *, step_size: float, 
     model = _small_network(seed)
     tensors = [value.clone().requires_grad_(True) for value, _ in model.param()]
     ours = SGD(model.param(), momentum)
-    theirs = torch.optim.SGD(tensors, **arguments)
+    theirs = TorchSGD(tensors, **arguments)
     names = _pair_names(model)
     for step, grads in enumerate(_gradient_sequence([t.shape for t in tensors], steps, seed + 1)):
         for (_, grad), tensor, new in zip(model.param(), tensors, grads):

@@ -9,32 +9,39 @@ submitted notebook; every other cell comes from the source (``course/source/``),
 included. The graded test cells then run as follows:
 
 - each answer cell is first read, not run: code that imports anything but ``torch``, ``math``
-  and ``minidl``'s framework, calls ``setattr``/``exec``/``globals``/``open``..., touches dunder
-  attributes, or assigns to an attribute of a module or of a name the locked cells define
-  (``torch.allclose = ...``, ``check_linear_forward = ...``) is not run (``policy_problems``):
-  the functions it defines are missing, so their checks fail, and the reason is reported;
+  and ``minidl``'s framework (or a private module of theirs, such as ``torch._dynamo``), calls
+  ``setattr``/``exec``/``globals``/``open``..., touches dunder attributes, or assigns to an
+  attribute of a module or of a name the locked cells define (``torch.allclose = ...``,
+  ``check_linear_forward = ...``) is not run (``policy_problems``): the functions it defines
+  are missing, so their checks fail, and the reason is reported;
 - a test cell runs in the names the locked cells bound, put back on top of the answers';
 - each test cell runs in its own forked child (``run_check``), killed after the cell time
   limit: a loop, ``SystemExit``, a crash or a patch in one check cannot touch another; a check
   passes only if the child reports so, and reports that no function of ``torch``, ``minidl``
-  or ``builtins`` was replaced while it ran;
-- the student's prints go to /dev/null; the verdict (JSON: grade id -> passed and why) goes to
-  the file descriptor ``FD`` that the caller (``minidl.lab.regrade``) reads.
+  or ``builtins`` was replaced while it ran. One replacement is torch's own: the first import
+  of ``torch._dynamo`` (torch.optim imports it when first used) wraps ``torch.manual_seed``.
+  So a check whose child imported it runs again, in a new child, once this process has
+  imported it too (1 s of CPU, paid only by the checks that need it, not by every re-check);
+- the student's prints go to /dev/null, but a test cell's (its first ``OUTPUT_LIMIT``
+  characters) go into its verdict, with its time: ``make grade`` shows a slow test cell's
+  output and verdict in the notebook instead of running it a second time there
+  (``minidl.lab.regrade``); the verdict (JSON: grade id -> passed, why, output, seconds) goes to
+  the file descriptor ``FD`` that the caller reads.
 """
 from __future__ import annotations
 
 import ast
 import builtins
+import importlib
 import json
 import os
 import select
 import signal
 import sys
 import time
+from typing import NamedTuple
 
 import torch
-import torch._dynamo  # noqa: F401 (loaded now: importing it wraps torch.manual_seed and others, which the
-                      # check for patches would otherwise take for the student's doing)
 
 import minidl
 import minidl.lab.grading   # noqa: F401 (imported before any student code: the checks, unpatched)
@@ -45,6 +52,7 @@ FORBIDDEN_NAMES = {"setattr", "delattr", "getattr", "globals", "locals", "vars",
 FORBIDDEN_ATTRIBUTES = {"sys", "os", "modules", "builtins", "_exit", "system", "popen", "f_globals", "f_locals",
                         "f_back", "f_builtins", "gi_frame", "cr_frame", "ag_frame", "tb_frame", "subprocess"}
 MESSAGE_LIMIT = 2000
+OUTPUT_LIMIT = 10_000       # characters of a check's printed output kept
 
 
 def code_cells(path: str) -> list[tuple[dict, str]]:
@@ -109,6 +117,9 @@ def policy_problems(code: str, protected: set[str]) -> list[str]:
                         or module.startswith("minidl.lab"):
                     problems.append(f"line {line}: imports {module or '.'} (graded code may import only "
                                     f"torch, math and minidl)")
+                elif any(part.startswith("_") for part in module.split(".")):
+                    problems.append(f"line {line}: imports {module} (graded code may not import private "
+                                    f"modules, those named with a leading _)")
             imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
         elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or node.id.startswith("__")):
             problems.append(f"line {line}: uses {node.id}")
@@ -154,13 +165,53 @@ def _first_lines(error: BaseException) -> str:
     return text[:MESSAGE_LIMIT]
 
 
-def run_check(code: str, scope: dict, name: str, timeout: float) -> tuple[bool, str]:
-    """Run a test cell's ``code`` in ``scope`` in a forked child: (passed, why not)."""
+DYNAMO = "torch._dynamo"            # imported only if a check needs it (run_check)
+
+
+class Check(NamedTuple):
+    """A check's verdict: passed or why not, and the first ``OUTPUT_LIMIT`` characters it printed."""
+    passed: bool
+    why: str
+    output: str = ""
+
+
+class _FirstCharacters:
+    """A stand-in for ``sys.stdout`` that keeps the first ``limit`` characters written to it."""
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[str] = []
+        self.left = limit
+
+    def write(self, text: str) -> int:
+        if self.left > 0:
+            self.parts.append(str(text)[:self.left])
+            self.left -= len(self.parts[-1])
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def run_check(code: str, scope: dict, name: str, timeout: float) -> Check:
+    """Run a test cell's ``code`` in ``scope`` in a forked child: its ``Check``. If the child
+    imported ``torch._dynamo`` (which wraps ``torch.manual_seed``), import it here and run the
+    check again in a new child, whose patch check then knows torch's own wrapping."""
+    check, imported = _run_check_once(code, scope, name, timeout)
+    if imported and DYNAMO not in sys.modules:
+        importlib.import_module(DYNAMO)     # torch's own wrapping: now part of the state each check compares with
+        check, _ = _run_check_once(code, scope, name, timeout)
+    return check
+
+
+def _run_check_once(code: str, scope: dict, name: str, timeout: float) -> tuple[Check, bool]:
+    """``run_check``'s one child: its ``Check``, and whether it imported ``torch._dynamo``."""
+    had_dynamo = DYNAMO in sys.modules
     before = _state()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:                                          # the child: run, report, exit
         os.close(read)
+        printed = sys.stdout = _FirstCharacters(OUTPUT_LIMIT)
         try:
             exec(compile(code, f"<test cell {name}>", "exec"), scope)
             changed = [f"{space}.{key}" for (space, key), ident in _state().items()
@@ -169,6 +220,7 @@ def run_check(code: str, scope: dict, name: str, timeout: float) -> tuple[bool, 
                 else [True, ""]
         except BaseException as error:                    # noqa: BLE001 (SystemExit too: the check failed)
             verdict = [False, _first_lines(error)]
+        verdict += ["".join(printed.parts), not had_dynamo and DYNAMO in sys.modules]
         os.write(write, json.dumps(verdict).encode())
         os._exit(0)
     os.close(write)
@@ -183,17 +235,18 @@ def run_check(code: str, scope: dict, name: str, timeout: float) -> tuple[bool, 
     os.kill(pid, signal.SIGKILL) if timed_out else None
     os.waitpid(pid, 0)
     if timed_out:
-        return False, f"the check did not finish in {timeout:g} s"
+        return Check(False, f"the check did not finish in {timeout:g} s"), False
     try:
-        passed, why = json.loads(data)
-    except ValueError:
-        return False, "the check ended without a verdict (the process exited or crashed)"
-    return passed is True, str(why)
+        passed, why, output, imported = json.loads(data)
+    except (ValueError, TypeError):
+        return Check(False, "the check ended without a verdict (the process exited or crashed)"), False
+    return Check(passed is True, str(why), str(output)[:OUTPUT_LIMIT]), imported is True
 
 
 def recheck(source_path: str, submitted_path: str, timeout: float) -> dict:
     """The verdict of every graded test cell of the source, on the submission's answer cells:
-    {"tests": {grade id: {"passed": bool, "why": str}}, "answers": {grade id: problem}}."""
+    {"tests": {grade id: {"passed": bool, "why": str, "output": what it printed, "seconds": its
+    time}}, "answers": {grade id: problem}}."""
     source = code_cells(source_path)
     submitted = answers(source, code_cells(submitted_path))
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
@@ -216,8 +269,9 @@ def recheck(source_path: str, submitted_path: str, timeout: float) -> dict:
             if found:
                 problems[grade_id] = "; ".join(found)
         elif meta.get("grade") and meta.get("points"):
-            passed, why = run_check(code, {**namespace, **trusted}, grade_id, timeout)
-            tests[grade_id] = {"passed": passed, "why": why}
+            start = time.monotonic()
+            check = run_check(code, {**namespace, **trusted}, grade_id, timeout)
+            tests[grade_id] = {**check._asdict(), "seconds": round(time.monotonic() - start, 3)}
         elif meta.get("locked"):
             scope = {**namespace, **trusted}
             exec(compile(code, f"<locked cell {grade_id}>", "exec"), scope)

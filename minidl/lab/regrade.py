@@ -7,10 +7,13 @@ For each ``submitted/<student>/<assignment>/`` (already graded and unchanged: sk
 1. **Sanitize** (main process): nbgrader's own preprocessors (``ClearOutput``,
    ``DeduplicateIds``, ``OverwriteKernelspec``, ``OverwriteCells``, ``CheckCellMetadata``) put
    the locked cells and hidden tests back from the source, as ``nbgrader autograde`` does.
-2. **Execute** (a worker, sandboxed): the notebook runs in a fresh kernel in a temporary folder,
-   under ``minidl.lab.execute``; the executed notebook comes back through a pipe.
-3. **Re-check** (a worker, sandboxed): ``minidl.lab.recheck`` checks the submission's answer
-   cells again in a fresh Python process that the student's code cannot patch.
+2. **Re-check** (a worker, sandboxed): ``minidl.lab.recheck`` checks the submission's answer
+   cells in a fresh Python process that the student's code cannot patch.
+3. **Execute** (a worker, sandboxed): the notebook runs in a fresh kernel in a temporary folder,
+   by ``minidl/lab/execute.py``; the executed notebook comes back through a pipe. A test cell
+   whose re-check took ``RUN_ONCE_SECONDS`` or more (the training test of assignment 2) is not
+   run a second time: the notebook shows the re-check's output and verdict, the one that
+   counts (step 4), and the grader's notes say so.
 4. **Record** (main process, one submission at a time): nbgrader's ``SaveAutoGrades`` writes
    the notebook's scores into ``gradebook.db``; a test cell keeps its points only if the
    re-check passed it too. Every disagreement, and every submission that could not be graded
@@ -30,8 +33,8 @@ process has a memory limit (``RLIMIT_AS``), each cell a time limit, each noteboo
 in ``course/nbgrader_config.py`` (``c.Execute.timeout``, ``c.Grading.notebook_timeout``,
 ``c.Grading.memory_limit_mb``). Without ``bwrap`` the grader says so once and grades anyway.
 
-Then ``nbgrader generate_feedback`` (one process per assignment, in parallel: it only reads the
-gradebook), ``nbgrader export`` and the table of ``minidl.lab.grading.grades_table``.
+Then ``nbgrader generate_feedback`` (one process per assignment) and ``nbgrader export``, in
+parallel (they only read the gradebook), and the table of ``minidl.lab.grading.grades_table``.
 """
 from __future__ import annotations
 
@@ -52,6 +55,9 @@ import time
 import warnings
 from typing import NamedTuple
 
+if __name__ == "__main__":      # make grade: no rfc3987_syntax grammar (0.8 s) for a format nbformat never checks
+    sys.modules.setdefault("rfc3987_syntax", None)
+
 import nbformat
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
@@ -64,6 +70,9 @@ from .grading import grades_table
 from .mathml import render_math
 
 RECORD = ".minidl-grading.json"
+EXECUTE = pathlib.Path(__file__).with_name("execute.py")     # run as a script: see its docstring
+ANSWERED = ".minidl-answered.json"  # the test cells the re-check ran, for execute.py: not run again
+RUN_ONCE_SECONDS = 1.0              # a test cell whose re-check took this long runs once (the training test)
 # the grader's code: minidl's (the checks compare with its layers) and this module's helpers
 CODE = sorted(pathlib.Path(grading.__file__).resolve().parents[1].rglob("*.py"))
 NO_SANDBOX = ("warning: bubblewrap (bwrap) is not available here: the submissions run WITHOUT a sandbox, with "
@@ -199,7 +208,7 @@ class Grader:
 
     def grade_notebook(self, source: pathlib.Path, submitted: pathlib.Path, student: str, assignment: str) -> dict:
         if not submitted.is_file():
-            return {"executed": None, "why": f"no {submitted.name} handed in", "recheck": {}}
+            return {"executed": None, "why": f"no {submitted.name} handed in", "recheck": {}, "answered": []}
         python = sys.executable
         limit = self.settings.notebook_timeout
         with tempfile.TemporaryDirectory(prefix="minidl-grade-") as work:
@@ -210,13 +219,7 @@ class Grader:
                 nbformat.write(self.sanitized(submitted, student, assignment), folder / submitted.name)
             except Exception as error:           # noqa: BLE001 (nbgrader rejects the notebook: it cannot be graded)
                 return {"executed": None, "why": f"nbgrader cannot read it: {type(error).__name__}: {error}"[:500],
-                        "recheck": {}}
-            command = [python, "-m", "minidl.lab.execute", str(folder / submitted.name),
-                       str(self.settings.cell_timeout), "FD"]
-            report, why = run_reporting(sandboxed(command, folder, self.course, self.settings, self.sandbox),
-                                        folder, limit)
-            executed = nbformat.reads(report["notebook"], 4) if report else None
-            why = why or ("" if report["complete"] else f"the notebook did not run to its end: {report['why']}")
+                        "recheck": {}, "answered": []}
             clean = pathlib.Path(work) / "recheck"
             clean.mkdir()
             shutil.copy(source, clean / "source.ipynb")
@@ -225,8 +228,18 @@ class Grader:
                        str(clean / "submitted.ipynb"), str(self.settings.cell_timeout), "FD"]
             verdict, recheck_why = run_reporting(sandboxed(command, clean, self.course, self.settings, self.sandbox),
                                                  clean, limit)
-        return {"executed": executed, "why": why,
-                "recheck": verdict or {"tests": {}, "answers": {}, "why": recheck_why}}
+            recheck = verdict or {"tests": {}, "answers": {}, "why": recheck_why}
+            # the slow test cells, run once: the notebook shows the re-check's output and verdict
+            answered = {grade_id: test for grade_id, test in recheck["tests"].items()
+                        if test.get("seconds", 0) >= RUN_ONCE_SECONDS}
+            (folder / ANSWERED).write_text(json.dumps(answered))
+            command = [python, "-P", str(EXECUTE), str(folder / submitted.name),
+                       str(self.settings.cell_timeout), str(folder / ANSWERED), "FD"]
+            report, why = run_reporting(sandboxed(command, folder, self.course, self.settings, self.sandbox),
+                                        folder, limit)
+            executed = nbformat.reads(report["notebook"], 4) if report else None
+            why = why or ("" if report["complete"] else f"the notebook did not run to its end: {report['why']}")
+        return {"executed": executed, "why": why, "recheck": recheck, "answered": sorted(answered)}
 
     def grade_submission(self, student: str, assignment: str, stamp: str) -> Outcome:
         start = time.monotonic()
@@ -282,9 +295,12 @@ class Grader:
                                      f"0 points")
                 gb.db.commit()
                 if executed is not None:
+                    once = [f"- {grade_id}: run once, by the clean re-check (it took {tests[grade_id]['seconds']:.0f} "
+                            f"s); the cell above shows its output and verdict" for grade_id in result["answered"]]
                     executed.cells.append(nbformat.v4.new_markdown_cell(
                         "**Grader's notes** (the clean re-check of your answer cells):\n\n" +
-                        ("\n".join(f"- {flag}" for flag in flags) or "- it agrees with every test cell above")))
+                        ("\n".join(f"- {flag}" for flag in flags) or "- it agrees with every test cell above") +
+                        "".join(f"\n{line}" for line in once)))
                     nbformat.write(executed, dest / f"{name}.ipynb")
             submission = gb.find_submission(assignment, student)
             score, maximum = submission.score, submission.max_score
@@ -322,7 +338,7 @@ class Grader:
                 except Exception as error:     # noqa: BLE001 (the grader's own failure on one submission: 0, flagged)
                     student, assignment, stamp = futures[future]
                     why = {"executed": None, "why": f"the grader failed: {type(error).__name__}: {error}",
-                           "recheck": {}}
+                           "recheck": {}, "answered": []}
                     names = sorted(p.stem for p in (self.course / "source" / assignment).glob("*.ipynb"))
                     outcome = Outcome(student, assignment, "", {name: why for name in names}, 0.0)   # retried next time
                 score, maximum, flags = self.record(outcome)
@@ -331,30 +347,45 @@ class Grader:
         return [(s, a) for s, a, _ in todo]
 
 
+# nbgrader's own console script, with jsonschema's optional rfc3987_syntax kept out: importing it
+# builds a grammar for the 'iri' format (0.8 s of CPU in each nbgrader process), a format no
+# schema of nbgrader's is checked against
+NBGRADER_MAIN = ("import sys; sys.modules['rfc3987_syntax'] = None; sys.argv[0] = 'nbgrader'; "
+                 "from nbgrader.apps.nbgraderapp import main; sys.exit(main())")
+
+
 def nbgrader(course: pathlib.Path, *args: str) -> subprocess.Popen:
     """An nbgrader command, started in ``course`` with this Python's bin/ first on PATH."""
     env = {**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.Popen([str(pathlib.Path(sys.executable).parent / "nbgrader"), *args], cwd=course, env=env,
+    return subprocess.Popen([sys.executable, "-c", NBGRADER_MAIN, *args], cwd=course, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def run_nbgrader(course: pathlib.Path, *args: str) -> tuple[int, str]:
+    """An nbgrader command run to its end: (exit status, its output)."""
+    process = nbgrader(course, *args)
+    log = process.communicate()[0]
+    return process.returncode, log
+
+
 def finish(course: pathlib.Path, jobs: int, out=sys.stdout) -> None:
-    """Feedback (one nbgrader per assignment, ``jobs`` at a time), grades.csv, and the table. A
-    notebook nbgrader cannot make feedback for (one that could not be graded) is reported, not
-    fatal: the grades are in the gradebook already."""
+    """Feedback (one nbgrader per assignment) and grades.csv (``nbgrader export``, which only
+    reads the gradebook), ``jobs`` nbgrader processes at a time, a new one as soon as one ends;
+    then the table. A notebook nbgrader cannot make feedback for (one that could not be graded)
+    is reported, not fatal: the grades are in the gradebook already."""
     assignments = sorted({a for _, a in submissions(course)})
-    for start in range(0, len(assignments), jobs):
-        running = [(a, nbgrader(course, "generate_feedback", a, "--force")) for a in assignments[start:start + jobs]]
-        for assignment, process in running:
-            log = process.communicate()[0]
-            if process.returncode != 0:
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        feedback = {a: pool.submit(run_nbgrader, course, "generate_feedback", a, "--force") for a in assignments}
+        export = pool.submit(run_nbgrader, course, "export", "--to", "grades.csv")     # the shortest, last
+        for assignment, future in feedback.items():
+            returncode, log = future.result()
+            if returncode != 0:
                 errors = [line for line in log.splitlines() if "error processing assignment" in line]
                 print(f"warning: nbgrader generate_feedback {assignment}: no feedback for some submissions:\n"
                       + "\n".join(errors[-20:]), file=out)
+        returncode, log = export.result()
     offline_feedback(course, out)
-    process = nbgrader(course, "export", "--to", "grades.csv")
-    log = process.communicate()[0]
-    if process.returncode != 0:
+    if returncode != 0:
         raise RuntimeError(f"nbgrader export failed:\n{log[-3000:]}")
     print(grades_table(str(course / "grades.csv"), str(course / "submitted"), str(course / "autograded")), file=out)
 
