@@ -34,7 +34,7 @@ APPENDIX_ONLY = ["05_pytorch_comparison", "06_momentum_and_batches"]
 APPENDIX_HEADING = "# Appendix"     # as minidl.lab.corepath.APPENDIX_HEADING
 APPENDIX_SUFFIX = "_appendix"
 # Repository documents the README links to, published as pages of their own
-REFERENCE_DOCS = ["docs/errors.md", "benchmarks/README.md", "benchmarks/results.md"]
+REFERENCE_DOCS = ["docs/errors.md", "benchmarks/README.md", "benchmarks/results.md", "benchmarks/results-amd-epyc.md"]
 
 
 def source_text(cell: dict) -> str:

@@ -48,6 +48,21 @@ def relink(text: str) -> str:
     return re.sub(r"\[([^\]]+)\]\((\d\d_[a-z_]+)\.ipynb(?:#[^)]*)?\)", replace, text)
 
 
+MARKER_LINE = re.compile(r"^[ \t]*(# NBVAL_\w+|### (BEGIN|END) SOLUTION)[ \t]*\n?", re.M)
+HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.M | re.S)
+
+
+def for_the_room(cell) -> None:
+    """What a slide shows of a code cell: no test or grading markers (nbval's, nbgrader's) and no
+    hidden tests; and a predict-then-run prompt's code (a fragment) without the output it saved,
+    which is the run before the change the class is asked to predict."""
+    if cell.cell_type != "code":
+        return
+    cell.source = MARKER_LINE.sub("", HIDDEN_TESTS.sub("", cell.source)).strip("\n")
+    if cell.metadata.get("slideshow", {}).get("slide_type") == "fragment":
+        cell.outputs, cell.execution_count = [], None
+
+
 def core_notebook(name: str):
     notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     core, _ = build.split_at_appendix(notebook.cells)
@@ -56,6 +71,7 @@ def core_notebook(name: str):
     for cell in out.cells:
         if cell.cell_type == "markdown":
             cell.source = relink(cell.source)
+        for_the_room(cell)
     title = build.source_text(core[0]).lstrip("# ").split("\n", 1)[0]
     out.metadata["title"] = title
     return out, title
@@ -103,7 +119,8 @@ kbd {{ border: 1px solid #888; border-radius: 3px; padding: 0 0.3em; }}
 outputs. Move with the arrow keys: <kbd>&rarr;</kbd> to the next section, <kbd>&darr;</kbd> through
 its sub-slides (the space bar takes every slide in order); <kbd>Esc</kbd> shows the overview,
 <kbd>S</kbd> the speaker view. A prompt's instruction and code appear one step after its
-question, and its answer is on the next sub-slide.</p>
+question, without an output: run it live (below) once the class has predicted. Its answer is on
+the next sub-slide: click <em>Look for</em> to open it.</p>
 <ol>
 {items}
 </ol>

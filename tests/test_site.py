@@ -372,6 +372,7 @@ DECK_WALK = """async () => {
     Reveal.slide(i.h, i.v, -1);
     while (Reveal.nextFragment()) fragments += 1;
     await new Promise(r => setTimeout(r, 50));
+    if (window.MathJax && MathJax.Hub) await new Promise(r => MathJax.Hub.Queue(r));   // the slide's own rendering done
     const violations = (await axe.run(slide, {resultTypes: ['violations'], preload: false})).violations;
     for (const v of violations) found.push([i.h, i.v, v.id, v.impact, v.help, v.nodes.length]);
   }

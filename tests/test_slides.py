@@ -103,3 +103,30 @@ def test_check_mode_reports_a_stale_notebook(tmp_path, monkeypatch, capsys):
     assert slides.main([]) == 0
     assert slides.main(["--check"]) == 0
     assert nbformat.read(tmp_path / NOTEBOOKS[0].name, as_version=4).cells[0].metadata.slideshow.slide_type == "slide"
+
+
+def headings_after_the_first_line(source: str) -> list[str]:
+    """The Markdown headings of a cell that are not its first line (code fences skipped): each
+    would hide a section inside the slide of the one before."""
+    found, fenced = [], False
+    for number, line in enumerate(source.split("\n")):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif number and not fenced and re.match(r"#{1,4} ", line):
+            found.append(line)
+    return found
+
+
+def test_a_heading_inside_a_cell_is_found():
+    assert headings_after_the_first_line("## 1. A\n\ntext\n\n## 2. B\n") == ["## 2. B"]
+    assert headings_after_the_first_line("## 1. A\n\n```python\n# a comment\n```\n") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_heading_starts_its_cell(path):
+    """The slide rule reads a cell's first line: a heading further down would start no slide, and
+    its section would run on below the previous one's."""
+    notebook = nbformat.read(path, as_version=4)
+    hidden = [(i, h) for i, c in enumerate(notebook.cells) if c.cell_type == "markdown"
+              for h in headings_after_the_first_line(c.source)]
+    assert not hidden, f"{path.name}: headings not at the start of their cell (split the cell there): {hidden}"
