@@ -188,14 +188,18 @@ def main() -> int:
     result = subprocess.run(command, env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
     if result.returncode:
         return result.returncode
-    seconds = time.perf_counter() - start
-    files, size = size_of(HTML)
-    _, mathjax = size_of(HTML / "_static" / "mathjax")
-    pages = len(list(HTML.rglob("*.html")))
-    print(f"site: {HTML.relative_to(ROOT)}/index.html, {pages} HTML pages, {files} files, "
-          f"{size / 2**20:.1f} MiB ({mathjax / 2**20:.1f} MiB of it MathJax), built in {seconds:.1f} s")
-    print("open it: site/_build/html/index.html, or python3 -m http.server -d site/_build/html")
+    report("site", HTML, f"{len(list(HTML.rglob('*.html')))} HTML pages", start)
     return 0
+
+
+def report(kind: str, folder: Path, what: str, start: float) -> None:
+    """Print what a build made (``make site``, ``make slides``): where, how big, how long."""
+    files, size = size_of(folder)
+    _, mathjax = size_of(folder / "_static" / "mathjax")
+    where = folder.relative_to(ROOT)
+    print(f"{kind}: {where}/index.html, {what}, {files} files, {size / 2**20:.1f} MiB "
+          f"({mathjax / 2**20:.1f} MiB of it MathJax), built in {time.perf_counter() - start:.1f} s")
+    print(f"open it: {where}/index.html, or python3 -m http.server -d {where}")
 
 
 if __name__ == "__main__":

@@ -150,11 +150,7 @@ def main() -> int:
         count += sections
         items.append(f'<li><a href="{deck_name(name)}">{html.escape(title)}</a> ({sections} slides)</li>')
     (OUT / "index.html").write_text(INDEX.format(items="\n".join(items)), encoding="utf-8")
-    files, size = build.size_of(OUT)
-    _, mathjax = build.size_of(OUT / STATIC / "mathjax")
-    print(f"slides: {OUT.relative_to(ROOT)}/index.html, {len(build.CORE)} decks, {count} slides, {files} files, "
-          f"{size / 2**20:.1f} MiB ({mathjax / 2**20:.1f} MiB of it MathJax), built in {time.perf_counter() - start:.1f} s")
-    print("open it: site/_build/slides/index.html, or python3 -m http.server -d site/_build/slides")
+    build.report("slides", OUT, f"{len(build.CORE)} decks, {count} slides", start)
     return 0
 
 

@@ -188,6 +188,17 @@ def offline_context(browser, base: str, left: list[str], height: int):
     return context
 
 
+def close(page, path: str, found: list[str], left: list[str], problems: dict, summary: dict, counted: str) -> None:
+    """After a page's checks: a late request (a font, a beacon) still counts; every request that
+    left is a problem; the page's problems go to ``problems[path]``."""
+    page.wait_for_timeout(100)
+    found += [f"request left the machine (aborted): {url}" for url in left]
+    page.close()
+    summary[counted] += 1
+    if found:
+        problems[path] = found
+
+
 def check_links(links: dict[str, set[str]], problems: dict, summary: dict) -> None:
     """Every internal link: HTTP 200 from the local server, and its #fragment, if any (and not a
     reveal.js slide address, #/...), an id of the target page."""
@@ -236,12 +247,7 @@ def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path
                         found.append(f"accessibility ({impact}): {rule}: {help_} ({nodes} elements)")
                     else:
                         summary["minor accessibility findings"] += 1
-            page.wait_for_timeout(100)     # a late request (a font, a beacon) still counts
-            found += [f"request left the machine (aborted): {url}" for url in left]
-            page.close()
-            summary["pages"] += 1
-            if found:
-                problems[page_path] = found
+            close(page, page_path, found, left, problems, summary, "pages")
     finally:
         context.close()
     check_links(links, problems, summary)
@@ -428,12 +434,7 @@ def certify_decks(browser, base: str, decks: list[str], screenshots: Path | None
                         const i = Reveal.getIndices(s); Reveal.slide(i.h, i.v, 99); }""")
                     page.wait_for_timeout(300)
                     page.screenshot(path=str(screenshots / "slides_prompt.png"))
-            page.wait_for_timeout(100)
-            found += [f"request left the machine (aborted): {url}" for url in left]
-            page.close()
-            summary["decks"] += 1
-            if found:
-                problems[deck] = found
+            close(page, deck, found, left, problems, summary, "decks")
     finally:
         context.close()
     check_links(links, problems, summary)
