@@ -71,6 +71,9 @@ def core_notebook(name: str):
     for cell in out.cells:
         if cell.cell_type == "markdown":
             cell.source = relink(cell.source)
+            if cell.metadata.get("slideshow", {}).get("slide_type") == "subslide" and cell.source.startswith("<details>"):
+                # an answer's sub-slide: moving to it is the reveal, so it opens there (in the notebook it stays closed)
+                cell.source = cell.source.replace("<details>", "<details open>", 1)
         for_the_room(cell)
     title = build.source_text(core[0]).lstrip("# ").split("\n", 1)[0]
     out.metadata["title"] = title
@@ -120,7 +123,7 @@ outputs. Move with the arrow keys: <kbd>&rarr;</kbd> to the next section, <kbd>&
 its sub-slides (the space bar takes every slide in order); <kbd>Esc</kbd> shows the overview,
 <kbd>S</kbd> the speaker view. A prompt's instruction and code appear one step after its
 question, without an output: run it live (below) once the class has predicted. Its answer is on
-the next sub-slide: click <em>Look for</em> to open it.</p>
+the next sub-slide, open.</p>
 <ol>
 {items}
 </ol>
