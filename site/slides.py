@@ -14,7 +14,6 @@ nbconvert's CDN scripts (jQuery, require.js, mermaid, the widget manager).
 """
 from __future__ import annotations
 
-import copy
 import html
 import re
 import shutil
@@ -53,31 +52,30 @@ HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS
 
 
 def for_the_room(cell) -> None:
-    """What a slide shows of a code cell: no test or grading markers (nbval's, nbgrader's) and no
-    hidden tests; and a predict-then-run prompt's code (a fragment) without the output it saved,
-    which is the run before the change the class is asked to predict."""
-    if cell.cell_type != "code":
+    """What a slide shows of a cell. Markdown: links to the decks, and a prompt's answer open on
+    its own sub-slide (moving to it is the reveal; in the notebook it stays closed). Code: no test
+    or grading markers (nbval's, nbgrader's) and no hidden tests; and a predict-then-run prompt's
+    code (a fragment) without the output it saved, the run before the change the class predicts."""
+    kind = cell.metadata.get("slideshow", {}).get("slide_type")
+    if cell.cell_type == "markdown":
+        cell.source = relink(cell.source)
+        if kind == "subslide" and cell.source.startswith("<details>"):
+            cell.source = cell.source.replace("<details>", "<details open>", 1)
         return
     cell.source = MARKER_LINE.sub("", HIDDEN_TESTS.sub("", cell.source)).strip("\n")
-    if cell.metadata.get("slideshow", {}).get("slide_type") == "fragment":
+    if kind == "fragment":
         cell.outputs, cell.execution_count = [], None
 
 
 def core_notebook(name: str):
     notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     core, _ = build.split_at_appendix(notebook.cells)
-    out = copy.deepcopy(notebook)
-    out.cells = [nbformat.from_dict(cell) for cell in build.without_widgets(core)]
-    for cell in out.cells:
-        if cell.cell_type == "markdown":
-            cell.source = relink(cell.source)
-            if cell.metadata.get("slideshow", {}).get("slide_type") == "subslide" and cell.source.startswith("<details>"):
-                # an answer's sub-slide: moving to it is the reveal, so it opens there (in the notebook it stays closed)
-                cell.source = cell.source.replace("<details>", "<details open>", 1)
+    notebook.cells = [nbformat.from_dict(cell) for cell in build.without_widgets(core)]
+    for cell in notebook.cells:
         for_the_room(cell)
     title = build.source_text(core[0]).lstrip("# ").split("\n", 1)[0]
-    out.metadata["title"] = title
-    return out, title
+    notebook.metadata["title"] = title
+    return notebook, title
 
 
 def exporter() -> SlidesExporter:

@@ -57,15 +57,19 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def built_or_skip() -> None:
-    if not (HTML / "index.html").exists():
-        pytest.skip(f"the site is not built ({HTML.relative_to(ROOT)}/index.html missing): "
-                    f"run make site, or make test-site to build it and run this certificate")
+def chromium_or_skip() -> None:
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} not found"
         if in_ci():
             pytest.fail(f"{reason}, and CI is set: .ci/run installs chromium with apt-get")
         pytest.skip(f"{reason}: install Debian's chromium (apt-get install chromium) to run this test")
+
+
+def built_or_skip() -> None:
+    if not (HTML / "index.html").exists():
+        pytest.skip(f"the site is not built ({HTML.relative_to(ROOT)}/index.html missing): "
+                    f"run make site, or make test-site to build it and run this certificate")
+    chromium_or_skip()
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -188,6 +192,16 @@ def offline_context(browser, base: str, left: list[str], height: int):
     return context
 
 
+def accessibility(violations: list, where: str, found: list[str], summary: dict) -> None:
+    """axe-core's violations, each ``[rule, impact, help, nodes]``: serious and critical ones are
+    problems (``where`` before each), moderate and minor ones counted."""
+    for rule, impact, help_, nodes in violations:
+        if impact in ("serious", "critical"):
+            found.append(f"{where}accessibility ({impact}): {rule}: {help_} ({nodes} elements)")
+        else:
+            summary["minor accessibility findings"] += 1
+
+
 def close(page, path: str, found: list[str], left: list[str], problems: dict, summary: dict, counted: str) -> None:
     """After a page's checks: a late request (a font, a beacon) still counts; every request that
     left is a problem; the page's problems go to ``problems[path]``."""
@@ -242,11 +256,7 @@ def certify(browser, folder: Path, base: str, pages: list[str], screenshot: Path
                 page.screenshot(path=str(screenshot), full_page=False)
             if AXE_JS:
                 page.add_script_tag(path=str(AXE_JS[0]))
-                for rule, impact, help_, nodes in page.evaluate(AXE_RUN):
-                    if impact in ("serious", "critical"):
-                        found.append(f"accessibility ({impact}): {rule}: {help_} ({nodes} elements)")
-                    else:
-                        summary["minor accessibility findings"] += 1
+                accessibility(page.evaluate(AXE_RUN), "", found, summary)
             close(page, page_path, found, left, problems, summary, "pages")
     finally:
         context.close()
@@ -390,10 +400,7 @@ def slides_or_skip() -> None:
     if not (SLIDES / "index.html").exists():
         pytest.skip(f"the slides are not built ({SLIDES.relative_to(ROOT)}/index.html missing): run make slides, "
                     f"or make test-site to build them and run this certificate")
-    if not CHROMIUM.exists():
-        if in_ci():
-            pytest.fail(f"{CHROMIUM} not found, and CI is set: .ci/run installs chromium with apt-get")
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run this test")
+    chromium_or_skip()
 
 
 def certify_decks(browser, base: str, decks: list[str], screenshots: Path | None = None,
@@ -422,11 +429,8 @@ def certify_decks(browser, base: str, decks: list[str], screenshots: Path | None
                 walk = page.evaluate(DECK_WALK)
                 summary["slides"] += walk["slides"]
                 summary["fragments"] += walk["fragments"]
-                for h, v, rule, impact, help_, nodes in walk["found"]:
-                    if impact in ("serious", "critical"):
-                        found.append(f"slide {h}/{v}: accessibility ({impact}): {rule}: {help_} ({nodes} elements)")
-                    else:
-                        summary["minor accessibility findings"] += 1
+                for h, v, *violation in walk["found"]:
+                    accessibility([violation], f"slide {h}/{v}: ", found, summary)
                 if screenshots is not None and deck == decks[0]:
                     # a predict-then-run prompt with its fragments shown
                     page.evaluate("""() => { const s = [...document.querySelectorAll('section')].filter(e => !e.querySelector('section')).find(

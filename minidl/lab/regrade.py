@@ -354,18 +354,13 @@ NBGRADER_MAIN = ("import sys; sys.modules['rfc3987_syntax'] = None; sys.argv[0] 
                  "from nbgrader.apps.nbgraderapp import main; sys.exit(main())")
 
 
-def nbgrader(course: pathlib.Path, *args: str) -> subprocess.Popen:
-    """An nbgrader command, started in ``course`` with this Python's bin/ first on PATH."""
-    env = {**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.Popen([sys.executable, "-c", NBGRADER_MAIN, *args], cwd=course, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def run_nbgrader(course: pathlib.Path, *args: str) -> tuple[int, str]:
-    """An nbgrader command run to its end: (exit status, its output)."""
-    process = nbgrader(course, *args)
-    log = process.communicate()[0]
-    return process.returncode, log
+    """An nbgrader command run to its end in ``course``, with this Python's bin/ first on PATH:
+    (exit status, its output)."""
+    env = {**os.environ, "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    process = subprocess.run([sys.executable, "-c", NBGRADER_MAIN, *args], cwd=course, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return process.returncode, process.stdout
 
 
 def finish(course: pathlib.Path, jobs: int, out=sys.stdout) -> None:
